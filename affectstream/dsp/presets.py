@@ -1,0 +1,40 @@
+"""Per-modality filter presets: what the project does to each signal before the model sees it.
+
+- ECG: 0.5 Hz high-pass (baseline wander; >= 50 dB down at 0.1 Hz) and 40 Hz low-pass.
+- BVP/PPG: 0.5 Hz high-pass (baseline, respiration-induced drift) and 8 Hz low-pass.
+- EDA: 1 Hz low-pass only, so the tonic level (microsiemens) survives.
+- TEMP: 0.5 Hz low-pass only, so the level (degrees C) survives.
+- RESP: 0.05 to 1 Hz band-pass.
+"""
+
+from __future__ import annotations
+
+import copy
+
+PRESETS: dict[str, list[dict[str, object]]] = {
+    "ecg": [
+        {"kind": "highpass", "cutoff": 0.5, "order": 4},
+        {"kind": "lowpass", "cutoff": 40.0, "order": 4},
+    ],
+    "bvp": [
+        {"kind": "highpass", "cutoff": 0.5, "order": 2},
+        {"kind": "lowpass", "cutoff": 8.0, "order": 4},
+    ],
+    "eda": [{"kind": "lowpass", "cutoff": 1.0, "order": 2}],
+    "temp": [{"kind": "lowpass", "cutoff": 0.5, "order": 2}],
+    "resp": [{"kind": "bandpass", "low": 0.05, "high": 1.0, "order": 2}],
+}
+
+#: The band where QRS complexes carry their energy, used by the R-peak detector (Hz).
+QRS_BAND = {"kind": "bandpass", "low": 5.0, "high": 15.0, "order": 2}
+
+
+def preset(modality: str) -> list[dict[str, object]]:
+    """A copy of the filter stages for ``modality`` (``"ecg"``, ``"bvp"``, ``"eda"``, ...)."""
+    try:
+        return copy.deepcopy(PRESETS[modality])
+    except KeyError:
+        raise ValueError(
+            f"no filter preset for modality {modality!r}; presets exist for "
+            f"{', '.join(PRESETS)}; give the filters explicitly"
+        ) from None

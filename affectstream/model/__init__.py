@@ -1,0 +1,1 @@
+"""Model definition, training, evaluation, int8 export and the LiteRT predictor (to come)."""

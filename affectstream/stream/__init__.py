@@ -1,0 +1,1 @@
+"""Live ingest, rolling buffers, hop scheduling and prediction sinks (to come)."""

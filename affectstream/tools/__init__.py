@@ -1,0 +1,1 @@
+"""The ``affectstream`` command line."""

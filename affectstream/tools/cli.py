@@ -1,0 +1,46 @@
+"""Entry point of the ``affectstream`` command: one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from affectstream import __version__
+from affectstream.data.errors import RecordingFormatError
+from affectstream.tools import beats_report, bench, data_info, demo
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="affectstream",
+        description="Real-time emotion monitoring from wearable physiological signals.",
+    )
+    parser.add_argument("--version", action="version", version=f"affectstream {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo.register(sub)
+    data_info.register(sub)
+    beats_report.register(sub)
+    bench.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code (2 for bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (RecordingFormatError, ValueError, ImportError) as exc:
+        print(f"affectstream {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
