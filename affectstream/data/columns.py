@@ -25,9 +25,7 @@ def find_column(header: list[str], candidates: tuple[str, ...], given: str | Non
     return None
 
 
-def signal_columns(
-    path: str | Path, header: list[str], skip: set[int]
-) -> dict[str, list[int]]:
+def signal_columns(path: str | Path, header: list[str], skip: set[int]) -> dict[str, list[int]]:
     """Group the remaining columns by modality: ``{"ecg": [0], "eda": [1], ...}``.
 
     A column whose name is no known modality is an error: the reader cannot guess what it holds.
@@ -47,8 +45,12 @@ def signal_columns(
             )
         groups.setdefault(mod, []).append(j)
     if not groups:
-        raise RecordingFormatError(path, "no signal columns in the header", row=1,
-                                   hint="Add a column named ECG, EDA/GSR, TEMP or BVP/PPG")
+        raise RecordingFormatError(
+            path,
+            "no signal columns in the header",
+            row=1,
+            hint="Add a column named ECG, EDA/GSR, TEMP or BVP/PPG",
+        )
     return groups
 
 
@@ -63,6 +65,8 @@ def require_header(path: str | Path, header: list[str]) -> None:
             pass
     if header and numeric == len(header):
         raise RecordingFormatError(
-            path, "the first line holds numbers, not column names", row=1,
+            path,
+            "the first line holds numbers, not column names",
+            row=1,
             hint="Add a header line naming the columns, e.g. ECG,GSR,TEMP,label",
         )

@@ -53,14 +53,23 @@ def _read_e4_fast(path: str | Path) -> tuple[float, float, np.ndarray] | None:
     """numpy's C parser for well-formed files; None sends the caller to the careful path."""
     try:
         with open(path, encoding="utf-8-sig") as fh:
-            head = [fh.readline(), fh.readline()]
-            start = [float(c) for c in head[0].split(",")]
-            rate = [float(c) for c in head[1].split(",")]
-            data = np.loadtxt(fh, delimiter=",", ndmin=2, dtype=np.float64)
+            lines = fh.read().splitlines()
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if len(lines) < 2 or not all(line.strip() for line in lines):
+            return None  # blank lines are missing samples: the careful path keeps them
+        start = [float(c) for c in lines[0].split(",")]
+        rate = [float(c) for c in lines[1].split(",")]
+        data = np.loadtxt(lines[2:], delimiter=",", ndmin=2, dtype=np.float64)
     except (ValueError, OSError, UnicodeDecodeError):
         return None
-    if not (len(start) == len(rate) and np.all(np.isfinite(start)) and rate[0] > 0
-            and np.isfinite(rate[0]) and (data.size == 0 or data.shape[1] == len(rate))):
+    if not (
+        len(start) == len(rate)
+        and np.all(np.isfinite(start))
+        and rate[0] > 0
+        and np.isfinite(rate[0])
+        and (data.size == 0 or data.shape[1] == len(rate))
+    ):
         return None
     if data.size == 0:
         data = np.zeros((0, len(rate)))
@@ -79,10 +88,11 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
     if fast is not None:
         start, rate, data = fast
         for j in range(data.shape[1]):
-            check_nan_runs(path, data[:, j], rate, column=f"column {j + 1}", first_line=3,
-                           max_nan_s=max_nan_s)
+            check_nan_runs(
+                path, data[:, j], rate, column=f"column {j + 1}", first_line=3, max_nan_s=max_nan_s
+            )
         return fast
-    rows = drop_blank_tail(read_rows(path))
+    rows = [r if r else [""] for r in drop_blank_tail(read_rows(path))]
     if len(rows) < 2:
         raise RecordingFormatError(
             path, "an E4 CSV needs a start-time line and a sampling-rate line", row=len(rows) + 1
@@ -92,11 +102,17 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
     start = to_float_column(path, rows[0], column="start time", first_line=1)
     rate = to_float_column(path, rows[1], column="sampling rate", first_line=2)
     if not np.all(np.isfinite(start)):
-        raise RecordingFormatError(path, "start time is missing", row=1,
-                                   hint="Line 1 must hold the Unix start time in seconds")
+        raise RecordingFormatError(
+            path,
+            "start time is missing",
+            row=1,
+            hint="Line 1 must hold the Unix start time in seconds",
+        )
     if not np.all(np.isfinite(rate)) or np.any(rate <= 0):
         raise RecordingFormatError(
-            path, f"sampling rate {rows[1]} is not a positive number of Hz", row=2,
+            path,
+            f"sampling rate {rows[1]} is not a positive number of Hz",
+            row=2,
             hint="Line 2 must hold the sampling rate in Hz",
         )
     body = rows[2:]
@@ -106,8 +122,14 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
     ]
     data = np.stack(cols, axis=1) if body else np.zeros((0, width))
     for j in range(width):
-        check_nan_runs(path, data[:, j], float(rate[0]), column=f"column {j + 1}",
-                       first_line=3, max_nan_s=max_nan_s)
+        check_nan_runs(
+            path,
+            data[:, j],
+            float(rate[0]),
+            column=f"column {j + 1}",
+            first_line=3,
+            max_nan_s=max_nan_s,
+        )
     return float(start[0]), float(rate[0]), data
 
 
@@ -126,7 +148,8 @@ def read_e4_folder(
     if not is_e4_folder(folder):
         missing = [f for f in E4_MARKERS if not (folder / f).is_file()]
         raise RecordingFormatError(
-            folder, f"not an E4 folder: missing {', '.join(missing)}",
+            folder,
+            f"not an E4 folder: missing {', '.join(missing)}",
             hint="Point at a folder holding the E4 export's BVP.csv, EDA.csv and TEMP.csv",
         )
     signals: dict[str, Signal] = {}
@@ -227,7 +250,8 @@ def read_e4_dataset(
     folders = find_e4_folders(root)
     if not folders:
         raise RecordingFormatError(
-            root, "no E4 subject folders found",
+            root,
+            "no E4 subject folders found",
             hint="Expected subject folders with BVP.csv, EDA.csv, TEMP.csv in it or in Raw_data/",
         )
     label_file = find_label_file(root)

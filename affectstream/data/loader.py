@@ -39,7 +39,8 @@ def detect_format(path: str | Path, *, record_length: int | None = None) -> str:
         if has_time_column([c.strip() for c in first.split(",")]):
             return "time-csv"
         raise RecordingFormatError(
-            p, "a CSV without a time column",
+            p,
+            "a CSV without a time column",
             hint="For fixed-length records one after another give --record-length and --fs; "
             "otherwise add a time column in seconds",
         )
@@ -48,7 +49,8 @@ def detect_format(path: str | Path, *, record_length: int | None = None) -> str:
     if not p.exists():
         raise RecordingFormatError(p, "no such file or folder")
     raise RecordingFormatError(
-        p, "unknown recording format",
+        p,
+        "unknown recording format",
         hint="Expected an E4 folder (BVP.csv, EDA.csv, TEMP.csv), a folder of them, a CSV, "
         "a WFDB record (.hea) or an affectstream .npz",
     )
@@ -86,11 +88,18 @@ def load_recordings(
     if fmt == "long-csv":
         if record_length is None or fs is None:
             raise RecordingFormatError(
-                path, "the long CSV format needs the record length and the sampling rate",
+                path,
+                "the long CSV format needs the record length and the sampling rate",
                 hint="Pass --record-length SAMPLES --fs HZ (e.g. --record-length 18000 --fs 300)",
             )
-        recs = read_long_csv(path, record_length=record_length, fs=fs, label_column=label_column,
-                             subject_column=subject_column, max_nan_s=max_nan_s)
+        recs = read_long_csv(
+            path,
+            record_length=record_length,
+            fs=fs,
+            label_column=label_column,
+            subject_column=subject_column,
+            max_nan_s=max_nan_s,
+        )
         return [r for r in recs if subjects is None or r.subject in subjects]
     if fmt == "time-csv":
         return [read_time_csv(path, label_column=label_column, max_nan_s=max_nan_s)]
@@ -99,5 +108,3 @@ def load_recordings(
     if fmt == "npz":
         return [load_npz(path)]
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-

@@ -70,7 +70,9 @@ def read_long_csv(
     isub = find_column(header, SUBJECT_COLUMNS, subject_column)
     if il == -1 or il is None:
         raise RecordingFormatError(
-            path, f"no label column {label_column or '/'.join(LABEL_COLUMNS)!r} in {header}", row=1,
+            path,
+            f"no label column {label_column or '/'.join(LABEL_COLUMNS)!r} in {header}",
+            row=1,
             hint="Name the label column with --label-column",
         )
     if isub == -1:
@@ -113,17 +115,20 @@ def read_long_csv(
             if any(s != subj for s in subjects[a:b]):
                 bad = next(i for i in range(a, b) if subjects[i] != subj)
                 raise RecordingFormatError(
-                    path, f"subject changes from {subj!r} to {subjects[bad]!r} inside record {k}",
+                    path,
+                    f"subject changes from {subj!r} to {subjects[bad]!r} inside record {k}",
                     row=bad + 2,
                 )
         signals = {}
         for mod, js in groups.items():
             data = np.stack([cols[j][a:b] for j in js], axis=1)
             for c, j in enumerate(js):
-                check_nan_runs(path, data[:, c], fs, column=header[j], first_line=a + 2,
-                               max_nan_s=max_nan_s)
-            signals[mod] = Signal(data, fs, 0.0, tuple(header[j] for j in js), None,
-                                  MODALITY_UNITS.get(mod, ""))
+                check_nan_runs(
+                    path, data[:, c], fs, column=header[j], first_line=a + 2, max_nan_s=max_nan_s
+                )
+            signals[mod] = Signal(
+                data, fs, 0.0, tuple(header[j] for j in js), None, MODALITY_UNITS.get(mod, "")
+            )
         recs.append(
             Recording(
                 signals,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +31,23 @@ def save_npz(rec: Recording, path: str | Path) -> None:
         "labels": [[iv.label, iv.start, iv.end] for iv in rec.labels],
         "meta": {k: v for k, v in rec.meta.items() if isinstance(v, str | int | float | list)},
         "signals": {
-            k: {"fs": s.fs, "start_time": s.start_time, "channels": list(s.channels),
-                "unit": s.unit, "irregular": s.timestamps is not None}
+            k: {
+                "fs": s.fs,
+                "start_time": s.start_time,
+                "channels": list(s.channels),
+                "unit": s.unit,
+                "irregular": s.timestamps is not None,
+            }
             for k, s in rec.signals.items()
         },
     }
     arrays = {f"data_{k}": _compact(s.data) for k, s in rec.signals.items()}
-    arrays.update({f"t_{k}": s.timestamps for k, s in rec.signals.items()
-                   if s.timestamps is not None})
-    np.savez_compressed(path, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                        **arrays)
+    arrays.update(
+        {f"t_{k}": s.timestamps for k, s in rec.signals.items() if s.timestamps is not None}
+    )
+    np.savez_compressed(
+        path, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays
+    )
 
 
 def load_npz(path: str | Path) -> Recording:
@@ -51,15 +59,22 @@ def load_npz(path: str | Path) -> Recording:
                 raise RecordingFormatError(path, "not an affectstream recording (.npz)")
             if header.get("version") != VERSION:
                 raise RecordingFormatError(
-                    path, f"recording format version {header.get('version')} is not {VERSION}",
+                    path,
+                    f"recording format version {header.get('version')} is not {VERSION}",
                     hint="Upgrade affectstream or re-export the recording",
                 )
             signals = {
-                k: Signal(z[f"data_{k}"].astype(np.float64), m["fs"], m["start_time"],
-                          tuple(m["channels"]), z[f"t_{k}"] if m["irregular"] else None, m["unit"])
+                k: Signal(
+                    z[f"data_{k}"].astype(np.float64),
+                    m["fs"],
+                    m["start_time"],
+                    tuple(m["channels"]),
+                    z[f"t_{k}"] if m["irregular"] else None,
+                    m["unit"],
+                )
                 for k, m in header["signals"].items()
             }
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         if isinstance(exc, RecordingFormatError):
             raise
         raise RecordingFormatError(path, f"damaged recording file ({exc})") from exc

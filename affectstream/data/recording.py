@@ -204,8 +204,8 @@ class Recording:
         for a, b in zip(self.labels, self.labels[1:], strict=False):
             if b.start < a.end:
                 raise ValueError(
-                    f"{self.source or 'recording'}: label {a.label!r} [{a.start}, {a.end}) overlaps "
-                    f"{b.label!r} [{b.start}, {b.end}); labels must not overlap"
+                    f"{self.source or 'recording'}: label {a.label!r} [{a.start}, {a.end}) "
+                    f"overlaps {b.label!r} [{b.start}, {b.end}); labels must not overlap"
                 )
 
     @property
@@ -291,7 +291,10 @@ class Recording:
 
 
 def intervals_from_samples(
-    times: np.ndarray, labels: Iterable[object], step: float, names: Mapping[object, str] | None = None
+    times: np.ndarray,
+    labels: Iterable[object],
+    step: float,
+    names: Mapping[object, str] | None = None,
 ) -> list[LabelInterval]:
     """Merge per-sample labels into intervals.
 

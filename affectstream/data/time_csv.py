@@ -56,8 +56,12 @@ def read_time_csv(
     check_rectangular(path, body, len(header), 2)
     it = find_column(header, TIME_COLUMNS, time_column)
     if it is None or it == -1:
-        raise RecordingFormatError(path, f"no time column in {header}", row=1,
-                                   hint="Name it time (seconds) or pass time_column")
+        raise RecordingFormatError(
+            path,
+            f"no time column in {header}",
+            row=1,
+            hint="Name it time (seconds) or pass time_column",
+        )
     il = find_column(header, LABEL_COLUMNS, label_column)
     if il == -1:
         raise RecordingFormatError(path, f"no label column {label_column!r} in {header}", row=1)
@@ -72,8 +76,10 @@ def read_time_csv(
     if np.any(dt <= 0):
         i = int(np.argmax(dt <= 0))
         raise RecordingFormatError(
-            path, f"time goes from {t[i]!r} to {t[i + 1]!r}; it must increase",
-            row=i + 3, hint="Sort the rows by time and drop duplicates",
+            path,
+            f"time goes from {t[i]!r} to {t[i + 1]!r}; it must increase",
+            row=i + 3,
+            hint="Sort the rows by time and drop duplicates",
         )
     period = float(np.median(dt))
     fs = 1.0 / period
@@ -86,10 +92,15 @@ def read_time_csv(
             check_nan_runs(path, x, fs, column=header[j], first_line=2, max_nan_s=max_nan_s)
             cols.append(x)
         signals[mod] = Signal(
-            np.stack(cols, axis=1), fs, float(t[0]), tuple(header[j] for j in js),
-            None if regular else t, MODALITY_UNITS.get(mod, ""),
+            np.stack(cols, axis=1),
+            fs,
+            float(t[0]),
+            tuple(header[j] for j in js),
+            None if regular else t,
+            MODALITY_UNITS.get(mod, ""),
         )
     labels = intervals_from_samples(t, [r[il] for r in body], period) if il is not None else []
     subj = subject or (body[0][isub] if isub is not None else None)
-    return Recording(signals, subject=subj, session=Path(path).stem, labels=labels,
-                     source=str(path))
+    return Recording(
+        signals, subject=subj, session=Path(path).stem, labels=labels, source=str(path)
+    )

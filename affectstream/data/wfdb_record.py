@@ -10,8 +10,28 @@ from affectstream.data.errors import RecordingFormatError
 from affectstream.data.recording import MODALITY_UNITS, Recording, Signal, canonical_modality
 
 #: Lead names that mean ECG in WFDB headers.
-ECG_LEADS = {"i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6", "mlii",
-             "mli", "mliii", "ml2", "ecg", "ecg1", "ecg2", "modified lead ii"}
+ECG_LEADS = {
+    "i",
+    "ii",
+    "iii",
+    "avr",
+    "avl",
+    "avf",
+    "v1",
+    "v2",
+    "v3",
+    "v4",
+    "v5",
+    "v6",
+    "mlii",
+    "mli",
+    "mliii",
+    "ml2",
+    "ecg",
+    "ecg1",
+    "ecg2",
+    "modified lead ii",
+}
 
 
 def _wfdb():
@@ -50,8 +70,11 @@ def read_wfdb(path: str | Path, *, channels: list[str] | None = None) -> Recordi
     try:
         rec = wfdb.rdrecord(str(base), channel_names=channels)
     except Exception as exc:  # wfdb raises many types for damaged records
-        raise RecordingFormatError(base, f"cannot read the WFDB record ({exc})",
-                                   hint="Check the .hea header and the .dat signal file") from exc
+        raise RecordingFormatError(
+            base,
+            f"cannot read the WFDB record ({exc})",
+            hint="Check the .hea header and the .dat signal file",
+        ) from exc
     if rec.p_signal is None or rec.p_signal.size == 0:
         raise RecordingFormatError(base, "the record holds no samples")
     groups: dict[str, list[int]] = {}
@@ -69,8 +92,13 @@ def read_wfdb(path: str | Path, *, channels: list[str] | None = None) -> Recordi
         )
         for mod, js in groups.items()
     }
-    return Recording(signals, subject=None, session=base.name, source=str(base),
-                     meta={"comments": list(rec.comments or [])})
+    return Recording(
+        signals,
+        subject=None,
+        session=base.name,
+        source=str(base),
+        meta={"comments": list(rec.comments or [])},
+    )
 
 
 def read_annotation_samples(path: str | Path, extension: str = "atr") -> tuple[np.ndarray, float]:
@@ -84,7 +112,9 @@ def read_annotation_samples(path: str | Path, extension: str = "atr") -> tuple[n
     try:
         ann = wfdb.rdann(str(base), extension)
     except Exception as exc:
-        raise RecordingFormatError(f"{base}.{extension}", f"cannot read annotations ({exc})") from exc
+        raise RecordingFormatError(
+            f"{base}.{extension}", f"cannot read annotations ({exc})"
+        ) from exc
     beat_symbols = set("NLRBAaJSVrFejnE/fQ?")
     keep = np.array([s in beat_symbols for s in ann.symbol], dtype=bool)
     return np.asarray(ann.sample)[keep], float(ann.fs or 0.0)

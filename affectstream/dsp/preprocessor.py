@@ -67,8 +67,9 @@ class Frames:
         """Join consecutive frame blocks."""
         if not parts:
             return Frames(np.empty(0, np.int64), np.empty((0, n_channels)), rate)
-        return Frames(np.concatenate([p.k for p in parts]),
-                      np.concatenate([p.x for p in parts]), rate)
+        return Frames(
+            np.concatenate([p.k for p in parts]), np.concatenate([p.x for p in parts]), rate
+        )
 
 
 class _Modality:
@@ -87,6 +88,7 @@ class _Modality:
         self.pending: list[np.ndarray] = []
         self.pending_n = 0
         self.dropped = 0  #: samples dropped because their time was not after the last one
+        self._offset_cache: dict[int, np.ndarray] = {}
 
     def push(self, x: np.ndarray, timestamps: np.ndarray | None, start_time: float | None) -> None:
         n = x.shape[0]
@@ -98,13 +100,17 @@ class _Modality:
                         "(seconds) to place it on the model grid"
                     )
                 self.start_time = float(start_time)
-            elif start_time is not None and abs(
-                float(start_time) - (self.start_time + self.n_seen / self.fs)
-            ) > 0.5 / self.fs:
+            elif (
+                start_time is not None
+                and abs(float(start_time) - (self.start_time + self.n_seen / self.fs))
+                > 0.5 / self.fs
+            ):
                 # the stream's clock moved (gap or drift): re-anchor the regular clock here
                 self.start_time = float(start_time) - self.n_seen / self.fs
-            t = self.start_time + (self.n_seen + np.arange(n)) / self.fs
+            t = (self.start_time + self.n_seen / self.fs) + self._offsets(n)
+            regular = 1.0 / self.fs <= self.resampler.max_gap_s
         else:
+            regular = False
             t = np.asarray(timestamps, dtype=np.float64)
             if t.shape != (n,):
                 raise ValueError(
@@ -123,23 +129,32 @@ class _Modality:
                 return
             if np.any(np.diff(t) <= 0):
                 raise ValueError(f"{self.name!r}: timestamps within a chunk must increase")
-        ok = np.isfinite(x).all(axis=1)
-        if not ok.all():
+        ok: np.ndarray | None = None
+        if not np.isfinite(x).all():
+            ok = np.isfinite(x).all(axis=1)
             x = x.copy()
-            for i in np.flatnonzero(~ok):  # only for the rare bad samples
-                row = x[i]
-                bad = ~np.isfinite(row)
-                row[bad] = self.hold[bad]
-                x[i] = row
+            for i in np.flatnonzero(~ok):  # rare: hold the last finite value, in order
+                bad = ~np.isfinite(x[i])
+                x[i, bad] = (x[i - 1] if i else self.hold)[bad]
         if n:
             self.hold = x[-1].copy()
-        y = self.filter.process(x)
-        k0, vals = self.resampler.process(t, y, ok)
+        rows = np.array(x.T, dtype=np.float64, order="C")
+        self.filter.process_rows(rows)
+        k0, vals = self.resampler.process(t, rows, ok, regular)
         if vals.shape[0]:
             if not self.pending:
                 self.pending_k = k0
             self.pending.append(vals)
             self.pending_n += vals.shape[0]
+
+    def _offsets(self, n: int) -> np.ndarray:
+        """``arange(n) / fs``, cached for the chunk sizes a stream keeps sending."""
+        a = self._offset_cache.get(n)
+        if a is None:
+            if len(self._offset_cache) > 64:
+                self._offset_cache.clear()
+            a = self._offset_cache[n] = np.arange(n) / self.fs
+        return a
 
     def take(self, k_from: int, k_to: int) -> np.ndarray:
         """Remove and return pending values for grid indices ``[k_from, k_to)``."""
@@ -283,6 +298,36 @@ class Preprocessor:
         timestamps
             Per-sample times in seconds, shape ``(n,)``, instead of the regular clock.
         """
+        self._push_one(modality, samples, start_time, timestamps)
+        return self._assemble()
+
+    def push_many(
+        self,
+        chunks: Mapping[str, np.ndarray],
+        *,
+        start_times: Mapping[str, float] | None = None,
+        timestamps: Mapping[str, np.ndarray] | None = None,
+    ) -> Frames:
+        """Feed one chunk of several modalities (a hop's worth); return the frames completed.
+
+        Same as calling :meth:`push` for each modality in turn, with one frame assembly.
+        """
+        for name, x in chunks.items():
+            self._push_one(
+                name,
+                x,
+                None if start_times is None else start_times.get(name),
+                None if timestamps is None else timestamps.get(name),
+            )
+        return self._assemble()
+
+    def _push_one(
+        self,
+        modality: str,
+        samples: np.ndarray,
+        start_time: float | None,
+        timestamps: np.ndarray | None,
+    ) -> None:
         mod = self._mods.get(modality)
         if mod is None:
             raise ValueError(
@@ -297,19 +342,21 @@ class Preprocessor:
                 f"{len(mod.channels)}) for channels {mod.channels}"
             )
         mod.push(x, timestamps, start_time)
-        return self._assemble()
+
+    def _empty(self) -> Frames:
+        return Frames(np.empty(0, np.int64), np.empty((0, self.n_channels)), self.rate)
 
     def _assemble(self) -> Frames:
         mods = self._mods.values()
         if self._k_emitted is None:
             firsts = [m.resampler.first_k for m in mods]
             if any(f is None for f in firsts):
-                return Frames(np.empty(0, np.int64), np.empty((0, self.n_channels)), self.rate)
+                return self._empty()
             self._k_emitted = max(firsts)  # type: ignore[type-var]
         k_from = self._k_emitted
         k_to = min(m.pending_end for m in mods)
         if k_to <= k_from:
-            return Frames(np.empty(0, np.int64), np.empty((0, self.n_channels)), self.rate)
+            return self._empty()
         cols = [m.take(k_from, k_to) for m in mods]
         self._k_emitted = k_to
         x = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=1)

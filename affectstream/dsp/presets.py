@@ -25,6 +25,17 @@ PRESETS: dict[str, list[dict[str, object]]] = {
     "resp": [{"kind": "bandpass", "low": 0.05, "high": 1.0, "order": 2}],
 }
 
+#: Preprocessor config for an Empatica E4 wrist device (BVP 64 Hz, EDA 4 Hz, TEMP 4 Hz) on a
+#: 32 Hz model grid: the demo's and the default model's.
+E4_CONFIG: dict[str, object] = {
+    "model_rate": 32.0,
+    "modalities": [
+        {"name": "bvp", "fs": 64.0},
+        {"name": "eda", "fs": 4.0},
+        {"name": "temp", "fs": 4.0},
+    ],
+}
+
 #: The band where QRS complexes carry their energy, used by the R-peak detector (Hz).
 QRS_BAND = {"kind": "bandpass", "low": 5.0, "high": 15.0, "order": 2}
 

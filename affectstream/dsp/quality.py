@@ -33,8 +33,9 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
     return a[:, None] if a.ndim == 1 else a
 
 
-def flatline_fraction(x: np.ndarray, fs: float, min_duration_s: float = 1.0,
-                      tolerance: float = 0.0) -> float:
+def flatline_fraction(
+    x: np.ndarray, fs: float, min_duration_s: float = 1.0, tolerance: float = 0.0
+) -> float:
     """Share of samples in runs of (near-)constant value longer than ``min_duration_s``.
 
     ``x`` is shape ``(n,)`` or ``(n, ch)``; a sample counts when any channel is flat.
@@ -77,8 +78,9 @@ def clipping_fraction(x: np.ndarray, min_run: int = 3) -> float:
     return float(clip.mean())
 
 
-def out_of_range_fraction(x: np.ndarray, modality: str | None = None,
-                          lo: float | None = None, hi: float | None = None) -> float:
+def out_of_range_fraction(
+    x: np.ndarray, modality: str | None = None, lo: float | None = None, hi: float | None = None
+) -> float:
     """Share of samples outside ``[lo, hi]`` (default: :data:`PLAUSIBLE_RANGE` of the modality).
 
     Non-finite samples count as out of range.

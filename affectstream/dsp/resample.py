@@ -33,13 +33,13 @@ class GridResampler:
         self.max_gap_s = float(max_gap_s)
         self.k_next: int | None = None  #: next grid index to emit
         self._t_prev = 0.0
-        self._x_prev = np.zeros(n_channels)
+        self._x_prev = np.zeros((n_channels, 1))
         self._ok_prev = True
         self.first_k: int | None = None  #: grid index of the first point this stream gives
         self.last_time: float | None = None  #: time of the latest sample seen, seconds
 
     def process(
-        self, t: np.ndarray, x: np.ndarray, ok: np.ndarray
+        self, t: np.ndarray, rows: np.ndarray, ok: np.ndarray | None, regular: bool = False
     ) -> tuple[int, np.ndarray]:
         """Resample one chunk.
 
@@ -47,10 +47,13 @@ class GridResampler:
         ----------
         t
             Sample times in seconds, shape ``(n,)``, increasing and after the previous chunk's.
-        x
-            Samples, shape ``(n, n_channels)``.
+        rows
+            Samples channel-major, shape ``(n_channels, n)``.
         ok
-            Validity of each sample, shape ``(n,)`` bool.
+            Validity of each sample, shape ``(n,)`` bool, or None when all are valid.
+        regular
+            True when ``t`` is evenly spaced at no more than ``max_gap_s``: then only the step
+            from the previous chunk is checked for a gap.
 
         Returns
         -------
@@ -58,31 +61,51 @@ class GridResampler:
             Grid index of the first value and the values, shape ``(m, n_channels)``, for the
             grid points strictly before the chunk's last sample time (they need no later data).
         """
-        if t.size == 0:
+        n = t.size
+        if n == 0:
             return (self.k_next or 0), np.empty((0, self.n_channels))
+        ok_all = ok is None
         if self.k_next is None:
-            tt, xx, oo = t, x, ok
-            self.k_next = math.ceil(float(t[0]) * self.rate)
-            self.first_k = self.k_next
+            tt, xx = t, rows
+            self.k_next = self.first_k = math.ceil(float(t[0]) * self.rate)
+            oo = ok
         else:
-            tt = np.concatenate(([self._t_prev], t))
-            xx = np.concatenate((self._x_prev[None, :], x))
-            oo = np.concatenate(([self._ok_prev], ok))
+            tt = np.concatenate(((self._t_prev,), t))
+            xx = np.concatenate((self._x_prev, rows), axis=1)
+            ok_all = ok_all and self._ok_prev
+            oo = (
+                None
+                if ok_all
+                else np.concatenate(
+                    ((self._ok_prev,), np.ones(n, dtype=bool) if ok is None else ok)
+                )
+            )
         k0 = self.k_next
-        k_end = math.ceil(float(tt[-1]) * self.rate)  # exclusive: grid points < last time
-        self._t_prev, self._x_prev, self._ok_prev = float(tt[-1]), xx[-1].copy(), bool(oo[-1])
-        self.last_time = self._t_prev
+        t_last = float(tt[-1])
+        k_end = math.ceil(t_last * self.rate)  # exclusive: only grid points before the last time
+        self._t_prev, self._x_prev = t_last, xx[:, -1:]
+        self._ok_prev = True if oo is None else bool(oo[-1])
+        self.last_time = t_last
         if k_end <= k0:
             return k0, np.empty((0, self.n_channels))
-        g = np.arange(k0, k_end) / self.rate
-        j = np.searchsorted(tt, g, side="right") - 1
-        np.clip(j, 0, tt.size - 2, out=j)
-        t_lo, t_hi = tt[j], tt[j + 1]
-        span = t_hi - t_lo
-        frac = (g - t_lo) / span
-        vals = xx[j] + frac[:, None] * (xx[j + 1] - xx[j])
-        bad = (span > self.max_gap_s) | ~oo[j] | ~oo[j + 1] | (g < t_lo)
-        if bad.any():
-            vals[bad] = np.nan
         self.k_next = k_end
+        g = np.arange(k0, k_end) / self.rate
+        if self.n_channels == 1:
+            vals = np.interp(g, tt, xx[0])[:, None]
+        else:
+            vals = np.stack([np.interp(g, tt, xx[c]) for c in range(self.n_channels)], axis=1)
+        if ok_all:
+            if tt.size < 2:
+                return k0, vals
+            if regular:
+                if float(tt[1] - tt[0]) <= self.max_gap_s:
+                    return k0, vals
+            elif float((tt[1:] - tt[:-1]).max()) <= self.max_gap_s:
+                return k0, vals
+        if oo is None:
+            oo = np.ones(tt.size, dtype=bool)
+        j = np.clip(np.searchsorted(tt, g, side="right") - 1, 0, max(tt.size - 2, 0))
+        j1 = np.minimum(j + 1, tt.size - 1)
+        bad = ((tt[j1] - tt[j]) > self.max_gap_s) | ~oo[j] | ~oo[j1]
+        vals[bad] = np.nan
         return k0, vals

@@ -24,17 +24,24 @@ from affectstream.tools.recording_args import add_recording_args, load_from_args
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``beats`` subcommand."""
     p = sub.add_parser(
-        "beats", help="detect R-peaks (ECG) or pulse peaks (BVP) and score them",
+        "beats",
+        help="detect R-peaks (ECG) or pulse peaks (BVP) and score them",
         description="Run the ECG or BVP preset filter and beat detector over RECORD. With "
         "--reference, score detections against a WFDB annotation file (sensitivity and positive "
         "predictivity). For E4 data with HR.csv, compare the heart rate from detected pulses with "
         "the device's own.",
     )
-    p.add_argument("record", metavar="RECORD", help="WFDB record, E4 folder/dataset or any recording")
+    p.add_argument(
+        "record", metavar="RECORD", help="WFDB record, E4 folder/dataset or any recording"
+    )
     p.add_argument("--reference", metavar="EXT", help="WFDB annotation extension, e.g. atr")
     p.add_argument("--lead", metavar="NAME", help="ECG channel to use (default: the first)")
-    p.add_argument("--tolerance-ms", type=float, default=150.0,
-                   help="match window for scoring, milliseconds (default 150)")
+    p.add_argument(
+        "--tolerance-ms",
+        type=float,
+        default=150.0,
+        help="match window for scoring, milliseconds (default 150)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_recording_args(p)
     p.set_defaults(func=run)
@@ -71,16 +78,19 @@ def analyse(rec: Recording, args: argparse.Namespace) -> dict[str, Any]:
                 "abs_diffs": diff,
             }
     else:
-        raise ValueError(f"{rec.source}: no ECG or BVP signal to find beats in "
-                         f"(it has {', '.join(rec.signals)})")
+        raise ValueError(
+            f"{rec.source}: no ECG or BVP signal to find beats in (it has {', '.join(rec.signals)})"
+        )
     _, ibi = beat_intervals(peaks, sig.fs)
-    out.update({
-        "fs": sig.fs,
-        "n_beats": int(peaks.size),
-        "duration_s": sig.duration,
-        "mean_hr_bpm": float(60.0 / np.median(ibi)) if ibi.size else None,
-        "implausible_ibi_fraction": implausible_ibi_fraction(ibi),
-    })
+    out.update(
+        {
+            "fs": sig.fs,
+            "n_beats": int(peaks.size),
+            "duration_s": sig.duration,
+            "mean_hr_bpm": float(60.0 / np.median(ibi)) if ibi.size else None,
+            "implausible_ibi_fraction": implausible_ibi_fraction(ibi),
+        }
+    )
     return out
 
 
@@ -97,23 +107,31 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     for r in results:
-        line = (f"{r['recording']}: {r['modality']} {r['channel']} {r['fs']:g} Hz, "
-                f"{r['n_beats']} beats in {r['duration_s']:.0f} s")
+        line = (
+            f"{r['recording']}: {r['modality']} {r['channel']} {r['fs']:g} Hz, "
+            f"{r['n_beats']} beats in {r['duration_s']:.0f} s"
+        )
         if r["mean_hr_bpm"]:
             line += f", median HR {r['mean_hr_bpm']:.1f} bpm"
         line += f", implausible intervals {100 * r['implausible_ibi_fraction']:.1f}%"
         print(line)
         if "score" in r:
             s = r["score"]
-            print(f"  vs {r['reference']} ({s['n_reference']} beats, +/-{r['tolerance_ms']:g} ms): "
-                  f"sensitivity {100 * s['sensitivity']:.2f}%, positive predictivity "
-                  f"{100 * s['positive_predictivity']:.2f}% (TP {s['true_positives']}, "
-                  f"FP {s['false_positives']}, FN {s['false_negatives']})")
+            print(
+                f"  vs {r['reference']} ({s['n_reference']} beats, +/-{r['tolerance_ms']:g} ms): "
+                f"sensitivity {100 * s['sensitivity']:.2f}%, positive predictivity "
+                f"{100 * s['positive_predictivity']:.2f}% (TP {s['true_positives']}, "
+                f"FP {s['false_positives']}, FN {s['false_negatives']})"
+            )
         if "device_hr" in r and r["device_hr"]["median_abs_diff_bpm"] is not None:
             d = r["device_hr"]
-            print(f"  vs device HR.csv: median |difference| {d['median_abs_diff_bpm']:.2f} bpm "
-                  f"over {d['n_compared']} s")
+            print(
+                f"  vs device HR.csv: median |difference| {d['median_abs_diff_bpm']:.2f} bpm "
+                f"over {d['n_compared']} s"
+            )
     if "device_hr_median_abs_diff_bpm" in doc and len(results) > 1:
-        print(f"all recordings: median |HR - device HR| "
-              f"{doc['device_hr_median_abs_diff_bpm']:.2f} bpm")
+        print(
+            f"all recordings: median |HR - device HR| "
+            f"{doc['device_hr_median_abs_diff_bpm']:.2f} bpm"
+        )
     return 0

@@ -11,11 +11,15 @@ from affectstream.tools.recording_args import add_recording_args, load_from_args
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``data`` with its ``info`` subcommand."""
-    p = sub.add_parser("data", help="inspect recordings and datasets",
-                       description="Inspect recordings and datasets.")
+    p = sub.add_parser(
+        "data",
+        help="inspect recordings and datasets",
+        description="Inspect recordings and datasets.",
+    )
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     info = dsub.add_parser(
-        "info", help="list subjects, durations, modalities and seconds per label",
+        "info",
+        help="list subjects, durations, modalities and seconds per label",
         description="Detect the format of PATH (E4 folder or dataset, long CSV, time CSV, WFDB, "
         "npz) and list every recording with its duration, modalities and seconds per label.",
     )
@@ -58,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     for r in recs:
         mods = ", ".join(f"{k} {s.fs:g}Hz" for k, s in r.signals.items())
         secs = r.label_seconds()
-        print(f"{r.name[:16]:<16}{r.duration:>9.0f}s  {mods[:36]:<36}"
-              + "".join(f"{secs.get(n, 0):>12.0f}s" for n in names))
+        print(
+            f"{r.name[:16]:<16}{r.duration:>9.0f}s  {mods[:36]:<36}"
+            + "".join(f"{secs.get(n, 0):>12.0f}s" for n in names)
+        )
     total = "".join(f"{labels[n]:>12.0f}s" for n in names)
     print(f"{'total':<16}{doc['total_duration_s']:>9.0f}s  {'':<36}{total}")
     return 0

@@ -11,8 +11,12 @@ def add_recording_args(p: argparse.ArgumentParser) -> None:
     """Add PATH-reading options: format, long-CSV layout, subjects."""
     g = p.add_argument_group("reading recordings")
     g.add_argument("--format", choices=FORMATS, help="skip detection and read as this format")
-    g.add_argument("--record-length", type=int, metavar="SAMPLES",
-                   help="long CSV: samples per record (e.g. 18000)")
+    g.add_argument(
+        "--record-length",
+        type=int,
+        metavar="SAMPLES",
+        help="long CSV: samples per record (e.g. 18000)",
+    )
     g.add_argument("--fs", type=float, metavar="HZ", help="long CSV: sampling rate in Hz")
     g.add_argument("--label-column", metavar="NAME", help="name of the label column")
     g.add_argument("--subject-column", metavar="NAME", help="long CSV: name of the subject column")

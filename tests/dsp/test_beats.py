@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectstream.data.wfdb_record import read_annotation_samples, read_wfdb
+from affectstream.dsp.beats import (
+    detect_pulse_peaks,
+    detect_r_peaks,
+    heart_rate_series,
+    score_beats,
+)
+
+
+def test_r_peaks_on_mitdb_100_match_the_cardiologists(mitdb_100):
+    rec = read_wfdb(mitdb_100)
+    ecg = rec.signals["ecg"]
+    assert ecg.channels[0] == "MLII"
+    peaks = detect_r_peaks(ecg.data[:, 0], ecg.fs)
+    ref, _ = read_annotation_samples(mitdb_100, "atr")
+    score = score_beats(peaks, ref, int(0.15 * ecg.fs))
+    assert score.n_reference > 2200
+    assert score.sensitivity >= 0.995
+    assert score.positive_predictivity >= 0.995
+
+
+def _synthetic_ppg(hr_bpm: float, fs: float, seconds: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    beat_t = np.arange(0.5, seconds, 60.0 / hr_bpm)
+    x = np.zeros_like(t)
+    for b in beat_t:  # a systolic upstroke and a smaller diastolic wave per beat
+        x += np.exp(-((t - b) ** 2) / (2 * 0.06**2)) + 0.3 * np.exp(-((t - b - 0.3) ** 2) / 0.01)
+    return x + 0.02 * rng.standard_normal(t.size) + 0.5 * np.sin(2 * np.pi * 0.05 * t), beat_t
+
+
+@pytest.mark.parametrize("hr", [50.0, 72.0, 120.0, 170.0])
+def test_pulse_peaks_find_every_synthetic_beat(hr):
+    fs = 64.0
+    x, beat_t = _synthetic_ppg(hr, fs, 120.0)
+    peaks = detect_pulse_peaks(x, fs)
+    ref = np.round(beat_t * fs).astype(int)
+    score = score_beats(peaks, ref[ref > 2 * fs], int(0.15 * fs))
+    assert score.sensitivity >= 0.98 and score.positive_predictivity >= 0.95
+    rate = heart_rate_series(peaks, fs, np.array([60.0, 100.0]))
+    assert np.allclose(rate, hr, rtol=0.03)
+
+
+def test_score_matches_one_to_one_within_tolerance():
+    s = score_beats(np.array([100, 101, 300, 900]), np.array([100, 310, 500]), 20)
+    assert (s.true_positives, s.false_positives, s.false_negatives) == (2, 2, 1)
+    assert s.sensitivity == pytest.approx(2 / 3) and s.positive_predictivity == pytest.approx(0.5)
+
+
+def test_detectors_refuse_too_slow_streams():
+    with pytest.raises(ValueError, match="needs >= 100 Hz"):
+        detect_r_peaks(np.zeros(1000), 50.0)
+    with pytest.raises(ValueError, match="needs >= 16 Hz"):
+        detect_pulse_peaks(np.zeros(1000), 8.0)
+
+
+def test_short_input_gives_no_beats():
+    assert detect_r_peaks(np.zeros(100), 360.0).size == 0
+    assert detect_pulse_peaks(np.zeros(10), 64.0).size == 0
