@@ -1,0 +1,112 @@
+"""Hand-made window features for the baseline models: heart rate and HRV, EDA, TEMP.
+
+Computed from the same model-grid frames the CNN sees (one window, shape ``(n_frames,
+n_channels)``), so the baselines and the CNN are compared on exactly the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import signal
+
+from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, detect_r_peaks
+
+#: Feature names per modality, in output order.
+MODALITY_FEATURES: dict[str, tuple[str, ...]] = {
+    "cardiac": ("hr_bpm", "rmssd_s", "sdnn_s", "pulse_amplitude_log"),
+    "eda": ("eda_mean_us", "eda_std_us", "eda_slope_us_per_s", "eda_range_us", "eda_scr_count"),
+    "temp": ("temp_mean_c", "temp_slope_c_per_s"),
+}
+
+#: Minimum skin-conductance-response amplitude counted as a response (microsiemens).
+SCR_MIN_AMPLITUDE_US = 0.01
+
+
+def feature_names(channel_names: Sequence[str]) -> list[str]:
+    """Names of the features :func:`window_features` returns for these channels."""
+    names: list[str] = []
+    mods = {c.split(":")[0] for c in channel_names}
+    if mods & {"ecg", "bvp"}:
+        names += MODALITY_FEATURES["cardiac"]
+    if "eda" in mods:
+        names += MODALITY_FEATURES["eda"]
+    if "temp" in mods:
+        names += MODALITY_FEATURES["temp"]
+    return names
+
+
+def _first_channel(x: np.ndarray, channel_names: Sequence[str], modality: str) -> np.ndarray | None:
+    for i, c in enumerate(channel_names):
+        if c.split(":")[0] == modality:
+            return x[:, i]
+    return None
+
+
+def _slope(y: np.ndarray, rate: float) -> float:
+    t = np.arange(y.size) / rate
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(t[ok], y[ok], 1)[0])
+
+
+def cardiac_features(beats: np.ndarray, amplitudes: np.ndarray, rate: float) -> list[float]:
+    """Heart rate (beats/min), RMSSD and SDNN (s) from plausible intervals, log pulse amplitude."""
+    ibi = np.diff(beats) / rate
+    ibi = ibi[(ibi >= MIN_IBI_S) & (ibi <= MAX_IBI_S)]
+    hr = 60.0 / float(np.median(ibi)) if ibi.size >= 2 else float("nan")
+    rmssd = float(np.sqrt(np.mean(np.diff(ibi) ** 2))) if ibi.size >= 3 else float("nan")
+    sdnn = float(np.std(ibi)) if ibi.size >= 2 else float("nan")
+    amp = float(np.log(np.median(amplitudes) + 1e-9)) if amplitudes.size else float("nan")
+    return [hr, rmssd, sdnn, amp]
+
+
+def window_features(x: np.ndarray, channel_names: Sequence[str], rate: float) -> np.ndarray:
+    """Features of one window of frames.
+
+    Parameters
+    ----------
+    x
+        Frames, shape ``(n_frames, n_channels)``, in physical units (not normalised).
+    channel_names
+        Frame column names (``bvp``, ``eda``, ``temp``, ``ecg:MLII``, ...).
+    rate
+        Frame rate in Hz.
+
+    Returns
+    -------
+    Shape ``(len(feature_names(channel_names)),)``; NaN where a feature cannot be computed.
+    """
+    out: list[float] = []
+    ecg = _first_channel(x, channel_names, "ecg")
+    bvp = _first_channel(x, channel_names, "bvp")
+    if ecg is not None or bvp is not None:
+        if ecg is not None and rate >= 100 and np.isfinite(ecg).all():
+            beats = detect_r_peaks(ecg, rate)
+            amps = np.abs(ecg[beats]) if beats.size else np.empty(0)
+            out += cardiac_features(beats, amps, rate)
+        elif bvp is not None and np.isfinite(bvp).all():
+            lo, hi = np.percentile(bvp, [5, 95])
+            beats, props = signal.find_peaks(
+                bvp, distance=max(1, int(MIN_IBI_S * rate)), prominence=(hi - lo) / 3.0
+            )
+            out += cardiac_features(beats, props["prominences"], rate)
+        else:
+            out += [float("nan")] * 4
+    eda = _first_channel(x, channel_names, "eda")
+    if eda is not None:
+        if np.isfinite(eda).any():
+            e = eda[np.isfinite(eda)]
+            scr = signal.find_peaks(e, prominence=SCR_MIN_AMPLITUDE_US,
+                                    distance=max(1, int(rate)))[0]
+            out += [float(e.mean()), float(e.std()), _slope(eda, rate), float(np.ptp(e)),
+                    float(scr.size)]
+        else:
+            out += [float("nan")] * 5
+    temp = _first_channel(x, channel_names, "temp")
+    if temp is not None:
+        ok = np.isfinite(temp)
+        out += [float(temp[ok].mean()) if ok.any() else float("nan"), _slope(temp, rate)]
+    return np.asarray(out, dtype=np.float64)

@@ -1,0 +1,96 @@
+"""Applying a calibration rule to a window set, with statistics from training sessions only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from affectstream.dsp.calibration import Calibration, check_rule, make_calibration
+from affectstream.model.windows import WindowSet
+
+
+def person_center(ws: WindowSet, session: str, rule: Mapping[str, Any]) -> tuple[np.ndarray,
+                                                                                  np.ndarray]:
+    """Mean and std per channel that the rule takes as this session's person baseline."""
+    st = ws.sessions[session]
+    if rule["kind"] == "baseline":
+        if st.baseline_mean is None or st.baseline_std is None:
+            raise ValueError(
+                f"session {session} is shorter than the {rule['baseline_s']:g} s baseline; use "
+                "calibration kind 'subject' (the person's whole data) or a shorter baseline_s"
+            )
+        return st.baseline_mean, np.where(st.baseline_std > 0, st.baseline_std, 1.0)
+    # subject: pool every session of the same person
+    subj = ws.subject[ws.session == session][0] if (ws.session == session).any() else None
+    keys = [k for k in ws.sessions if subj is not None and (ws.subject[ws.session == k] == subj).any()]
+    keys = keys or [session]
+    n = np.array([ws.sessions[k].n_frames for k in keys], float)[:, None]
+    means = np.stack([ws.sessions[k].mean for k in keys])
+    vars_ = np.stack([ws.sessions[k].var for k in keys])
+    mean = (n * means).sum(0) / n.sum()
+    var = (n * (vars_ + means**2)).sum(0) / n.sum() - mean**2
+    std = np.sqrt(np.maximum(var, 0))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def fit_global(ws: WindowSet, sessions: Iterable[str], rule: Mapping[str, Any]) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Centre and spread per channel over the training ``sessions``.
+
+    For ``none``: the pooled mean and std. For person rules: zero centre and the pooled spread
+    of the frames around each person's own centre.
+    """
+    keys = list(dict.fromkeys(sessions))
+    n = np.array([ws.sessions[k].n_frames for k in keys], float)[:, None]
+    means = np.stack([ws.sessions[k].mean for k in keys])
+    vars_ = np.stack([ws.sessions[k].var for k in keys])
+    if rule["kind"] == "none":
+        mean = (n * means).sum(0) / n.sum()
+        var = (n * (vars_ + means**2)).sum(0) / n.sum() - mean**2
+    else:
+        centers = np.stack([person_center(ws, k, rule)[0] for k in keys])
+        mean = np.zeros(means.shape[1])
+        var = (n * (vars_ + (means - centers) ** 2)).sum(0) / n.sum()
+    std = np.sqrt(np.maximum(var, 0))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def session_calibration(ws: WindowSet, session: str, rule: Mapping[str, Any],
+                        global_center: np.ndarray, global_scale: np.ndarray) -> Calibration:
+    """The :class:`Calibration` the live monitor would use for this session."""
+    person = None if rule["kind"] == "none" else person_center(ws, session, rule)
+    return make_calibration(rule, ws.channel_names, global_center, global_scale, person)
+
+
+def calibrated_inputs(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any],
+                      global_center: np.ndarray, global_scale: np.ndarray) -> np.ndarray:
+    """Normalised CNN input for the windows at ``idx``, shape ``(len(idx), n_frames, n_ch)``."""
+    rule = check_rule(rule)
+    out = np.empty((idx.size, *ws.x.shape[1:]), dtype=np.float32)
+    for key in np.unique(ws.session[idx]):
+        rows = np.flatnonzero(ws.session[idx] == key)
+        cal = session_calibration(ws, key, rule, global_center, global_scale)
+        out[rows] = cal.apply(ws.x[idx[rows]].astype(np.float64))
+    return out
+
+
+def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any]) -> np.ndarray:
+    """Features of the windows at ``idx`` with the rule's person baseline subtracted."""
+    rule = check_rule(rule)
+    f = ws.features[idx].copy()
+    if rule["kind"] == "none":
+        return f
+    for key in np.unique(ws.session[idx]):
+        rows = ws.session[idx] == key
+        st = ws.sessions[key]
+        if rule["kind"] == "baseline":
+            ref = st.feature_baseline
+        else:
+            subj = ws.subject[idx][rows][0]
+            keys = {k for k in np.unique(ws.session[ws.subject == subj])}
+            ref = np.nanmean(np.stack([ws.sessions[k].feature_mean for k in keys]), axis=0)
+        if ref is not None:
+            f[rows] = f[rows] - ref
+    return f

@@ -1,0 +1,101 @@
+"""Scores that cannot fool their reader: balanced accuracy, macro-F1, intervals across subjects,
+confusion matrices and a permutation test that respects time order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Mean recall over the classes present in ``y``."""
+    recalls = [np.mean(pred[y == c] == c) for c in range(n_classes) if np.any(y == c)]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Unweighted mean F1 over the classes present in ``y`` or ``pred``."""
+    f1s = []
+    for c in range(n_classes):
+        tp = np.sum((pred == c) & (y == c))
+        fp = np.sum((pred == c) & (y != c))
+        fn = np.sum((pred != c) & (y == c))
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s)) if f1s else float("nan")
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts, rows true class, columns predicted class, shape ``(n_classes, n_classes)``."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (y, pred), 1)
+    return m
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval of per-subject values: ``(mean, low, high)``."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if v.size < 2:
+        return m, float("nan"), float("nan")
+    h = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return m, m - h, m + h
+
+
+def shift_permutation_pvalue(
+    y: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray,
+    n_classes: int,
+    n_permutations: int = 1000,
+    seed: int = 0,
+) -> float:
+    """p-value of the pooled balanced accuracy against labels shifted in time within each group.
+
+    Each permutation rotates every group's label sequence by a random offset, which keeps the
+    labels' block structure (consecutive windows share labels) and breaks only their alignment
+    with the predictions. Shuffling windows one by one would ignore that structure and give
+    p-values far too small. ``y``, ``pred`` and ``groups`` must be in time order within groups.
+    """
+    rng = np.random.default_rng(seed)
+    observed = balanced_accuracy(y, pred, n_classes)
+    idx_by_group = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    hits = 0
+    yp = y.copy()
+    for _ in range(n_permutations):
+        for idx in idx_by_group:
+            yp[idx] = np.roll(y[idx], int(rng.integers(0, idx.size)))
+        if balanced_accuracy(yp, pred, n_classes) >= observed:
+            hits += 1
+    return (hits + 1) / (n_permutations + 1)
+
+
+def summarize(
+    y: np.ndarray, pred: np.ndarray, subjects: np.ndarray, classes: Sequence[str]
+) -> dict[str, Any]:
+    """Pooled scores, the per-subject table and the interval across subjects."""
+    k = len(classes)
+    per = {}
+    for s in np.unique(subjects):
+        m = subjects == s
+        per[str(s)] = {
+            "n_windows": int(m.sum()),
+            "balanced_accuracy": balanced_accuracy(y[m], pred[m], k),
+            "macro_f1": macro_f1(y[m], pred[m], k),
+        }
+    mean, lo, hi = mean_interval([p["balanced_accuracy"] for p in per.values()])
+    fmean, flo, fhi = mean_interval([p["macro_f1"] for p in per.values()])
+    return {
+        "balanced_accuracy": balanced_accuracy(y, pred, k),
+        "macro_f1": macro_f1(y, pred, k),
+        "subject_balanced_accuracy": {"mean": mean, "ci95": [lo, hi]},
+        "subject_macro_f1": {"mean": fmean, "ci95": [flo, fhi]},
+        "confusion": confusion(y, pred, k).tolist(),
+        "per_subject": per,
+    }

@@ -1,0 +1,170 @@
+"""The training report: ``report.json``, ``report.md`` and PNG figures beside them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_TITLES = {
+    "majority": "majority class",
+    "logreg": "logistic regression (features)",
+    "forest": "gradient-boosted trees (features)",
+    "cnn": "compact CNN (affectstream)",
+    "researcher_cnn": "original researcher's CNN",
+}
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def _figures(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    best = report["best_model"]
+    classes = report["dataset"]["classes"]
+    cm = np.array(report["models"][best]["confusion"], dtype=float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2.5, 1.0 * len(classes) + 2))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center",
+                    color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{MODEL_TITLES.get(best, best)}: held-out subjects")
+    fig.tight_layout()
+    fig.savefig(out / "confusion.png", dpi=110)
+    plt.close(fig)
+    made.append("confusion.png")
+
+    models = list(report["models"])
+    subjects = sorted(report["models"][models[0]]["per_subject"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(subjects) * len(models) / 2), 4))
+    width = 0.8 / len(models)
+    for i, m in enumerate(models):
+        v = [report["models"][m]["per_subject"][s]["balanced_accuracy"] for s in subjects]
+        ax.bar(np.arange(len(subjects)) + i * width, v, width, label=MODEL_TITLES.get(m, m))
+    ax.axhline(report["chance_level"], color="k", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(subjects)) + 0.4 - width / 2, subjects, rotation=90, fontsize=7)
+    ax.set_ylabel("balanced accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=3)
+    ax.set_title("per held-out subject")
+    fig.tight_layout()
+    fig.savefig(out / "per_subject.png", dpi=110)
+    plt.close(fig)
+    made.append("per_subject.png")
+
+    if any(curves.values()):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        for ax, name in zip(axes, ("cnn", "researcher_cnn"), strict=True):
+            for fi, h in enumerate(curves.get(name, [])):
+                ax.plot(h.get("loss", []), color=f"C{fi % 10}", lw=1)
+                if "val_loss" in h:
+                    ax.plot(h["val_loss"], color=f"C{fi % 10}", lw=1, ls="--")
+            ax.set_title(f"{MODEL_TITLES[name]}: loss (solid train, dashed validation)",
+                         fontsize=9)
+            ax.set_xlabel("epoch")
+        fig.tight_layout()
+        fig.savefig(out / "training_curves.png", dpi=110)
+        plt.close(fig)
+        made.append("training_curves.png")
+    return made
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+def markdown(report: dict[str, Any], figures: list[str]) -> str:
+    """The report as Markdown."""
+    ds = report["dataset"]
+    lines = [
+        "# affectstream training report",
+        "",
+        f"Data: `{report['data']}`: {ds['n_recordings']} recordings, {ds['n_subjects']} "
+        f"{'subjects' if ds['has_subject_ids'] else 'recordings (no subject ids)'}, "
+        f"{ds['n_windows']} windows of {ds['window_s']:g} s every {ds['hop_s']:g} s at "
+        f"{ds['model_rate_hz']:g} Hz ({', '.join(ds['channels'])}).",
+        f"Windows per class: {ds['windows_per_class']}. Chance level (balanced accuracy): "
+        f"{report['chance_level']:.3f}.",
+        f"Split: {report['split']['kind']}, {report['split']['n_folds']} folds, by "
+        f"{report['split']['by']}: no {report['split']['by']} is in training and test of a fold.",
+        f"Calibration: {report['calibration']}.",
+        "",
+    ]
+    if report["warnings"]:
+        lines += ["## Warnings", ""] + [f"- **{w}**" for w in report["warnings"]] + [""]
+    lines += [
+        "## Held-out results",
+        "",
+        "| model | balanced accuracy | macro-F1 | per-subject mean [95% CI] | p (permutation) "
+        "| time (s) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for m, r in report["models"].items():
+        ci = r["subject_balanced_accuracy"]
+        mark = " **(best)**" if m == report["best_model"] else ""
+        lines.append(
+            f"| {MODEL_TITLES.get(m, m)}{mark} | {_fmt(r['balanced_accuracy'])} | "
+            f"{_fmt(r['macro_f1'])} | {_fmt(ci['mean'])} [{_fmt(ci['ci95'][0])}, "
+            f"{_fmt(ci['ci95'][1])}] | {r['p_value']:.3g} | {r['wall_time_s']:.0f} |"
+        )
+    best = report["models"][report["best_model"]]
+    verdict = (
+        "The best model is above chance with p = "
+        f"{best['p_value']:.3g}: the signal carries information about the labels for people the "
+        "model has not seen."
+        if best["p_value"] < 0.05
+        else f"The best model is not distinguishable from chance (p = {best['p_value']:.3g}): "
+        "on this data the signal does not show that it carries the labels for new people."
+    )
+    lines += ["", verdict, "", f"p-values: {report['permutation_test']}.", ""]
+    if report["ablation"]:
+        lines += [
+            "## What the split and calibration change (logistic regression on features)",
+            "",
+            "| split | calibration | balanced accuracy | macro-F1 |",
+            "| --- | --- | --- | --- |",
+        ]
+        for a in report["ablation"]:
+            lines.append(f"| {a['split']} | {a['calibration']} | {_fmt(a['balanced_accuracy'])} "
+                         f"| {_fmt(a['macro_f1'])} |")
+        lines += ["", "A record-wise split lets windows of the same person (and session) sit in "
+                  "training and test; its figure is what a leaky evaluation would have claimed.",
+                  ""]
+    lines += ["## Per subject (balanced accuracy)", "",
+              "| subject | windows | " + " | ".join(report["models"]) + " |",
+              "| --- | --- | " + " | ".join("---" for _ in report["models"]) + " |"]
+    first = next(iter(report["models"].values()))
+    for s, row in first["per_subject"].items():
+        vals = " | ".join(_fmt(report["models"][m]["per_subject"][s]["balanced_accuracy"])
+                          for m in report["models"])
+        lines.append(f"| {s} | {row['n_windows']} | {vals} |")
+    lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
+    lines += ["", f"Total wall time: {report.get('wall_time_s', 0):.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -> None:
+    """Write ``report.json``, the figures and ``report.md`` into ``out``."""
+    figures = _figures(report, curves, out)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    (out / "report.md").write_text(markdown(report, figures))

@@ -1,0 +1,338 @@
+"""``affectstream train``: windows through the serving DSP, subject-wise folds, every model on
+the same folds, an honest report, and the best CNN saved for export."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectstream.data import Recording, load_recordings
+from affectstream.dsp.calibration import check_rule
+from affectstream.dsp.preprocessor import Preprocessor
+from affectstream.model import baselines
+from affectstream.model.calibrated import calibrated_features, calibrated_inputs, fit_global
+from affectstream.model.metrics import shift_permutation_pvalue, summarize
+from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
+from affectstream.model.windows import WindowSet, make_windows
+
+Progress = Callable[[str], None]
+
+#: Model rate chosen for the modalities present (Hz): fast enough for each preset's band.
+DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("temp", 4.0))
+
+#: How many training windows go into the saved representative set (int8 calibration).
+N_REPRESENTATIVE = 300
+
+
+def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
+    """A Preprocessor config for the modalities every recording has, with preset filters."""
+    common = set.intersection(*(set(r.signals) for r in recordings))
+    mods = [m for m, _ in DEFAULT_RATES if m in common]
+    if not mods:
+        raise ValueError(
+            f"the recordings share no usable modality (they share {sorted(common)}); training "
+            "needs ECG, BVP, EDA, TEMP or RESP"
+        )
+    first = recordings[0]
+    rate = max(r for m, r in DEFAULT_RATES if m in mods)
+    return {
+        "model_rate": rate,
+        "modalities": [
+            {"name": m, "fs": first.signals[m].fs, "channels": list(first.signals[m].channels)}
+            for m in mods
+        ],
+    }
+
+
+def default_calibration(ws_sessions_long_enough: bool) -> dict[str, Any]:
+    """Baseline calibration when sessions hold a 5-minute rest, else the person's own data."""
+    if ws_sessions_long_enough:
+        return {"kind": "baseline", "baseline_s": 300.0}
+    return {"kind": "subject"}
+
+
+def make_folds(ws: WindowSet, split: str, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test indices by subject: leave-one-subject-out or GroupKFold."""
+    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+    groups = ws.subject
+    n_groups = np.unique(groups).size
+    if n_groups < 2:
+        raise ValueError(f"only {n_groups} subject(s): a subject-wise split needs at least 2")
+    if split == "loso":
+        cv = LeaveOneGroupOut()
+    else:
+        cv = GroupKFold(n_splits=min(n_splits, n_groups))
+    folds = [(tr, te) for tr, te in cv.split(ws.y, ws.y, groups)]
+    for tr, te in folds:  # the promise of this module; cheap enough to check every time
+        assert not set(groups[tr]) & set(groups[te]), "a subject is in both train and test"
+    return folds
+
+
+def _inner_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+
+    n = groups.size
+    if np.unique(groups).size >= 3:
+        cv = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        return next(cv.split(np.zeros(n), groups=groups))
+    return next(ShuffleSplit(n_splits=1, test_size=fraction, random_state=seed).split(np.zeros(n)))
+
+
+def train_compact_cnn(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_classes: int,
+                      cfg: CnnConfig, seed: int) -> tuple[Any, dict[str, list[float]]]:
+    """Train the compact CNN with early stopping on an inner subject-wise validation split."""
+    from affectstream.model.cnn import load_keras, compact_cnn
+
+    keras = load_keras()
+    keras.utils.set_random_seed(seed)
+    tr, va = _inner_split(groups, cfg.validation_fraction, seed)
+    counts = np.bincount(y[tr], minlength=n_classes)
+    weights = {c: float(len(tr) / (n_classes * counts[c])) for c in range(n_classes) if counts[c]}
+    model = compact_cnn(x.shape[1], x.shape[2], n_classes, dropout=cfg.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                         restore_best_weights=True)
+    hist = model.fit(x[tr], y[tr], validation_data=(x[va], y[va]), epochs=cfg.epochs,
+                     batch_size=cfg.batch_size, class_weight=weights, callbacks=[stop], verbose=0,
+                     shuffle=True)
+    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def train_researcher_cnn(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig,
+                         seed: int) -> tuple[Any, dict[str, list[float]]]:
+    """The original recipe: raw frames, random 20 % validation, fixed epochs, no class weights."""
+    from affectstream.model.cnn import load_keras, researcher_cnn
+
+    keras = load_keras()
+    keras.utils.set_random_seed(seed)
+    model = researcher_cnn(x.shape[1], x.shape[2], n_classes)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(x, y, validation_split=0.2, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                     verbose=0)
+    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def _raw(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(ws.x[idx], nan=0.0)
+
+
+def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
+    """Of ``idx``, windows that do not overlap (one per window length per session)."""
+    keep, last = [], {}
+    for i in idx:
+        s = ws.session[i]
+        if s not in last or ws.t_end[i] - last[s] >= ws.window_s - 1e-9:
+            keep.append(i)
+            last[s] = ws.t_end[i]
+    return np.array(keep, dtype=np.int64)
+
+
+def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) -> list[dict]:
+    """Logistic regression on features: subject-wise vs record-wise split, with and without
+    calibration. Shows how much a leaky split and calibration each change the score."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = []
+    k = len(ws.classes)
+    subj_folds = make_folds(ws, "groupkfold", n_splits)
+    rec_folds = list(StratifiedKFold(n_splits=min(n_splits, 5), shuffle=True, random_state=seed)
+                     .split(ws.y, ws.y))
+    for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
+        for cal in ({"kind": "none"}, rule):
+            pred = np.empty_like(ws.y)
+            for tr, te in folds:
+                f_all = calibrated_features(ws, np.arange(len(ws)), cal)
+                p = baselines.fit_predict_features(baselines.logistic_regression(seed),
+                                                   f_all[tr], ws.y[tr], f_all[te], k)
+                pred[te] = p.argmax(1)
+            s = summarize(ws.y, pred, ws.subject, ws.classes)
+            out.append({"split": split_name, "calibration": cal["kind"],
+                        "balanced_accuracy": s["balanced_accuracy"], "macro_f1": s["macro_f1"]})
+    return out
+
+
+def collect_warnings(ws: WindowSet) -> list[str]:
+    """Everything about the data that should make a reader cautious."""
+    w = []
+    counts = ws.counts()
+    lo, hi = min(counts.values()), max(counts.values())
+    if lo == 0 or hi / max(lo, 1) > 1.5:
+        w.append(f"class imbalance: windows per class {counts}; read balanced accuracy and "
+                 "macro-F1, not accuracy (models use balanced class weights)")
+    n_subj = np.unique(ws.subject).size
+    if not ws.has_subject_ids:
+        w.append("no subject ids: the split is by RECORDING, so one person's records can sit in "
+                 "train and test; figures overstate performance on new people")
+    elif n_subj < 10:
+        w.append(f"only {n_subj} subjects: the interval across subjects is wide and the figures "
+                 "may not carry over to new people")
+    if ws.mixed_label_windows:
+        w.append(f"{ws.mixed_label_windows} windows straddle a label change inside a recording and "
+                 "were left out (a window is labelled only when one label covers it whole)")
+    if ws.dropped_missing:
+        w.append(f"{ws.dropped_missing} windows had too much missing data and were left out")
+    return w
+
+
+def run_training(
+    data: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    progress: Progress | None = print,
+) -> dict[str, Any]:
+    """Train and evaluate every configured model on subject-wise folds; write the report.
+
+    Returns the report as a dict (also written to ``out_dir/report.json``).
+    """
+    from affectstream.model.report import write_report
+
+    cfg = config or TrainConfig()
+    say = progress or (lambda _m: None)
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    d = cfg.data
+    recs = load_recordings(
+        data, fmt=d.get("format"), record_length=d.get("record_length"), fs=d.get("fs"),
+        label_column=d.get("label_column"), subject_column=d.get("subject_column"),
+        subjects=d.get("subjects"),
+    )
+    recs = [r for r in recs if r.labels]
+    if not recs:
+        raise ValueError(f"{data}: no recording carries labels; training needs labels")
+    if cfg.max_subjects:
+        keep = sorted({r.subject or r.name for r in recs})[: cfg.max_subjects]
+        recs = [r for r in recs if (r.subject or r.name) in keep]
+    preprocess = Preprocessor(cfg.preprocess or default_preprocess(recs)).config
+    long_enough = min(r.duration for r in recs) >= 300.0 + cfg.window_s
+    rule = check_rule(cfg.calibration or default_calibration(long_enough))
+    say(f"data: {len(recs)} labelled recordings from {data}")
+    ws = make_windows(recs, preprocess, window_s=cfg.window_s, hop_s=cfg.hop_s,
+                      max_missing=cfg.max_missing,
+                      baseline_s=float(rule.get("baseline_s", 300.0)))
+    say(f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
+        f"{np.unique(ws.subject).size} subjects, per class {ws.counts()}")
+    warnings = collect_warnings(ws)
+    for w in warnings:
+        say(f"WARNING: {w}")
+    folds = make_folds(ws, cfg.split, cfg.n_splits)
+    k = len(ws.classes)
+    models = [m for m in cfg.models]
+    preds = {m: np.full(len(ws), -1) for m in models}
+    probs = {m: np.zeros((len(ws), k)) for m in models}
+    times = dict.fromkeys(models, 0.0)
+    curves: dict[str, list[dict[str, list[float]]]] = {"cnn": [], "researcher_cnn": []}
+    all_idx = np.arange(len(ws))
+    for fi, (tr, te) in enumerate(folds):
+        msg = []
+        train_sessions = np.unique(ws.session[tr])
+        if any(m in models for m in ("logreg", "forest")):
+            f_cal = calibrated_features(ws, all_idx, rule)
+        for m in models:
+            t0 = time.perf_counter()
+            if m == "majority":
+                p = baselines.majority_predict(ws.y[tr], te.size, k)
+            elif m in ("logreg", "forest"):
+                est = (baselines.logistic_regression if m == "logreg"
+                       else baselines.tree_ensemble)(cfg.seed)
+                p = baselines.fit_predict_features(est, f_cal[tr], ws.y[tr], f_cal[te], k)
+            elif m == "cnn":
+                gc, gs = fit_global(ws, train_sessions, rule)
+                x_tr = calibrated_inputs(ws, tr, rule, gc, gs)
+                x_te = calibrated_inputs(ws, te, rule, gc, gs)
+                net, hist = train_compact_cnn(x_tr, ws.y[tr], ws.subject[tr], k, cfg.cnn,
+                                              cfg.seed + fi)
+                curves["cnn"].append(hist)
+                p = net.predict(x_te, verbose=0, batch_size=256)
+            else:  # researcher_cnn
+                tr1 = _one_minute_records(ws, tr)
+                net, hist = train_researcher_cnn(_raw(ws, tr1), ws.y[tr1], k, cfg.researcher,
+                                                 cfg.seed + fi)
+                curves["researcher_cnn"].append(hist)
+                p = net.predict(_raw(ws, te), verbose=0, batch_size=256)
+            times[m] += time.perf_counter() - t0
+            probs[m][te] = p
+            preds[m][te] = p.argmax(1)
+            ba = summarize(ws.y[te], preds[m][te], ws.subject[te], ws.classes)["balanced_accuracy"]
+            msg.append(f"{m} {ba:.2f}")
+        say(f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects): "
+            + " | ".join(msg))
+    results: dict[str, Any] = {}
+    for m in models:
+        s = summarize(ws.y, preds[m], ws.subject, ws.classes)
+        s["p_value"] = shift_permutation_pvalue(ws.y, preds[m], ws.subject, k, cfg.permutations,
+                                                cfg.seed)
+        s["wall_time_s"] = times[m]
+        results[m] = s
+    best = max(results, key=lambda m: results[m]["balanced_accuracy"])
+    ablation = run_ablation(ws, rule, cfg.n_splits, cfg.seed) if cfg.ablation else []
+    report: dict[str, Any] = {
+        "data": str(data),
+        "dataset": {
+            "n_recordings": len(recs),
+            "n_subjects": int(np.unique(ws.subject).size),
+            "subjects": sorted(map(str, np.unique(ws.subject))),
+            "has_subject_ids": ws.has_subject_ids,
+            "n_windows": len(ws),
+            "windows_per_class": ws.counts(),
+            "classes": ws.classes,
+            "channels": ws.channel_names,
+            "model_rate_hz": ws.rate,
+            "window_s": ws.window_s,
+            "hop_s": ws.hop_s,
+        },
+        "split": {"kind": cfg.split, "n_folds": len(folds),
+                  "by": "subject" if ws.has_subject_ids else "recording"},
+        "calibration": rule,
+        "chance_level": 1.0 / k,
+        "models": results,
+        "best_model": best,
+        "best_p_value": results[best]["p_value"],
+        "permutation_test": f"{cfg.permutations} circular shifts of each subject's label "
+                            "sequence against fixed predictions",
+        "ablation": ablation,
+        "warnings": warnings,
+        "config": cfg.as_dict(),
+    }
+    if "cnn" in models:
+        say("final CNN: training on all subjects for export")
+        _save_final_cnn(ws, rule, preprocess, cfg, out, report)
+    report["wall_time_s"] = time.perf_counter() - t_start
+    write_report(report, curves, out)
+    say(f"report: {out / 'report.md'} (best: {best}, balanced accuracy "
+        f"{results[best]['balanced_accuracy']:.3f}, chance {1.0 / k:.3f}, "
+        f"p = {results[best]['p_value']:.3g})")
+    return report
+
+
+def _save_final_cnn(ws: WindowSet, rule: dict[str, Any], preprocess: dict[str, Any],
+                    cfg: TrainConfig, out: Path, report: dict[str, Any]) -> None:
+    """Train the compact CNN on every subject and save it with what export needs."""
+    idx = np.arange(len(ws))
+    gc, gs = fit_global(ws, np.unique(ws.session), rule)
+    x = calibrated_inputs(ws, idx, rule, gc, gs)
+    net, hist = train_compact_cnn(x, ws.y, ws.subject, len(ws.classes), cfg.cnn, cfg.seed)
+    net.save(out / "cnn.keras")
+    rng = np.random.default_rng(cfg.seed)
+    rep = rng.choice(len(ws), size=min(N_REPRESENTATIVE, len(ws)), replace=False)
+    np.save(out / "representative.npy", x[rep].astype(np.float32))
+    meta = {
+        "classes": ws.classes,
+        "channels": ws.channel_names,
+        "preprocess": preprocess,
+        "window_s": ws.window_s,
+        "hop_s": ws.hop_s,
+        "calibration": {**rule, "global_center": gc.tolist(), "global_scale": gs.tolist()},
+        "trained_on_subjects": sorted(map(str, np.unique(ws.subject))),
+        "epochs_trained": len(hist.get("loss", [])),
+        "cv_summary": {m: {"balanced_accuracy": r["balanced_accuracy"], "macro_f1": r["macro_f1"]}
+                       for m, r in report["models"].items()},
+    }
+    (out / "model_meta.json").write_text(json.dumps(meta, indent=2))

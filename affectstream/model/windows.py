@@ -1,0 +1,190 @@
+"""Cutting labelled windows out of recordings through the serving DSP path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from affectstream.data import Recording
+from affectstream.dsp.features import feature_names, window_features
+from affectstream.dsp.preprocessor import Preprocessor
+
+
+@dataclass
+class SessionStats:
+    """Per-session statistics for calibration, in physical units.
+
+    Attributes
+    ----------
+    n_frames
+        Frames in the session.
+    mean, var
+        Per-channel mean and variance over the whole session, shape ``(n_channels,)``.
+    baseline_mean, baseline_std
+        Over the first ``baseline_s`` seconds (None when the session is shorter).
+    feature_baseline, feature_mean
+        Mean features of windows ending within the baseline, and of all windows.
+    """
+
+    n_frames: int
+    mean: np.ndarray
+    var: np.ndarray
+    baseline_mean: np.ndarray | None
+    baseline_std: np.ndarray | None
+    feature_baseline: np.ndarray | None
+    feature_mean: np.ndarray
+
+
+@dataclass
+class WindowSet:
+    """Labelled windows of model-rate frames, with the groups evaluation splits by.
+
+    Attributes
+    ----------
+    x
+        Frames in physical units, shape ``(n_windows, n_frames, n_channels)``, float32; NaN where
+        data was missing.
+    features
+        Hand-made features, shape ``(n_windows, n_features)``.
+    y
+        Class index per window, shape ``(n_windows,)``.
+    subject, session
+        Group ids per window: the person (or the recording when there is no subject id) and the
+        recording.
+    t_end
+        Window end in seconds since the session's first frame.
+    """
+
+    x: np.ndarray
+    features: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    session: np.ndarray
+    t_end: np.ndarray
+    classes: list[str]
+    channel_names: list[str]
+    feature_names: list[str]
+    rate: float
+    window_s: float
+    hop_s: float
+    has_subject_ids: bool
+    sessions: dict[str, SessionStats] = field(default_factory=dict)
+    dropped_missing: int = 0
+    dropped_unlabelled: int = 0
+    mixed_label_windows: int = 0
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def counts(self) -> dict[str, int]:
+        """Windows per class."""
+        return {c: int((self.y == i).sum()) for i, c in enumerate(self.classes)}
+
+    def subset(self, idx: np.ndarray) -> WindowSet:
+        """The windows at ``idx`` (session statistics kept whole)."""
+        return WindowSet(
+            self.x[idx], self.features[idx], self.y[idx], self.subject[idx], self.session[idx],
+            self.t_end[idx], self.classes, self.channel_names, self.feature_names, self.rate,
+            self.window_s, self.hop_s, self.has_subject_ids, self.sessions,
+        )
+
+
+def make_windows(
+    recordings: Sequence[Recording],
+    preprocess: Mapping[str, Any],
+    *,
+    window_s: float = 60.0,
+    hop_s: float = 15.0,
+    max_missing: float = 0.1,
+    baseline_s: float = 300.0,
+    classes: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> WindowSet:
+    """Run every recording through the Preprocessor and cut windows every ``hop_s`` seconds.
+
+    A window is kept when one label interval covers it whole and at most ``max_missing`` of its
+    frames are missing. Windows start at the session's first frame; the live monitor's hop
+    schedule lines up with them when it starts at the same frame.
+
+    Parameters
+    ----------
+    preprocess
+        Preprocessor config (resolved or not).
+    classes
+        Class order; default: the labels found, sorted.
+    """
+    if window_s <= 0 or hop_s <= 0:
+        raise ValueError(f"window_s and hop_s must be positive seconds; got {window_s}, {hop_s}")
+    pp0 = Preprocessor(preprocess)
+    rate, chans = pp0.rate, pp0.channel_names
+    fnames = feature_names(chans)
+    n_win, n_hop = int(round(window_s * rate)), int(round(hop_s * rate))
+    found = sorted({iv.label for r in recordings for iv in r.labels})
+    classes = list(classes) if classes is not None else found
+    if not classes:
+        raise ValueError("the recordings carry no labels; training needs labelled recordings")
+    unknown = set(found) - set(classes)
+    if unknown:
+        raise ValueError(f"labels {sorted(unknown)} are not among the classes {classes}")
+    xs, fs, ys, subs, sess, tends = [], [], [], [], [], []
+    stats: dict[str, SessionStats] = {}
+    dropped_missing = dropped_unlab = mixed = 0
+    has_ids = all(r.subject is not None for r in recordings)
+    for i, rec in enumerate(recordings):
+        frames = Preprocessor(pp0.config).process_recording(rec)
+        key = f"{rec.name}#{i}"
+        subj = rec.subject if rec.subject is not None else key
+        n = len(frames)
+        nb = int(round(baseline_s * rate))
+        feats_all, tend_all = [], []
+        for a in range(0, n - n_win + 1, n_hop):
+            w = frames.x[a : a + n_win]
+            t0, t1 = frames.k[a] / rate, (frames.k[a + n_win - 1] + 1) / rate
+            f = window_features(w, chans, rate)
+            feats_all.append(f)
+            tend_all.append(t1 - frames.k[0] / rate)
+            label = rec.label_covering(t0, t1)
+            if label is None:
+                starts = [iv for iv in rec.labels if iv.end > t0 and iv.start < t1]
+                if len({iv.label for iv in starts}) > 1:
+                    mixed += 1
+                dropped_unlab += 1
+                continue
+            if np.isnan(w).any(axis=1).mean() > max_missing:
+                dropped_missing += 1
+                continue
+            xs.append(w.astype(np.float32))
+            fs.append(f)
+            ys.append(classes.index(label))
+            subs.append(subj)
+            sess.append(key)
+            tends.append(t1 - frames.k[0] / rate)
+        fa = np.array(feats_all).reshape(-1, len(fnames))
+        ta = np.array(tend_all)
+        base_rows = ta <= baseline_s
+        stats[key] = SessionStats(
+            n_frames=n,
+            mean=np.nanmean(frames.x, axis=0) if n else np.zeros(len(chans)),
+            var=np.nanvar(frames.x, axis=0) if n else np.ones(len(chans)),
+            baseline_mean=np.nanmean(frames.x[:nb], axis=0) if n >= nb else None,
+            baseline_std=np.nanstd(frames.x[:nb], axis=0) if n >= nb else None,
+            feature_baseline=np.nanmean(fa[base_rows], axis=0) if base_rows.any() else None,
+            feature_mean=np.nanmean(fa, axis=0) if fa.size else np.zeros(len(fnames)),
+        )
+        if progress:
+            progress(f"windows: {rec.name}: {sum(1 for s in sess if s == key)} labelled")
+    if not ys:
+        raise ValueError(
+            f"no labelled {window_s:g} s window: every window straddles a label change or lacks "
+            "data; use shorter windows or check the labels"
+        )
+    return WindowSet(
+        x=np.stack(xs), features=np.array(fs), y=np.array(ys), subject=np.array(subs),
+        session=np.array(sess), t_end=np.array(tends), classes=classes, channel_names=chans,
+        feature_names=fnames, rate=rate, window_s=window_s, hop_s=hop_s, has_subject_ids=has_ids,
+        sessions=stats, dropped_missing=dropped_missing, dropped_unlabelled=dropped_unlab,
+        mixed_label_windows=mixed,
+    )
