@@ -70,8 +70,9 @@ def global_stats(frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 0, std, 1.0)
 
 
-def person_stats(frames: np.ndarray, rate: float, rule: Mapping[str, Any]) -> tuple[np.ndarray,
-                                                                                    np.ndarray]:
+def person_stats(
+    frames: np.ndarray, rate: float, rule: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation per channel of the frames the rule calls the baseline.
 
     ``frames`` is one session's frames ``(n, n_channels)`` from its start, at ``rate`` Hz.

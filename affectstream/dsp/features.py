@@ -99,10 +99,16 @@ def window_features(x: np.ndarray, channel_names: Sequence[str], rate: float) ->
     if eda is not None:
         if np.isfinite(eda).any():
             e = eda[np.isfinite(eda)]
-            scr = signal.find_peaks(e, prominence=SCR_MIN_AMPLITUDE_US,
-                                    distance=max(1, int(rate)))[0]
-            out += [float(e.mean()), float(e.std()), _slope(eda, rate), float(np.ptp(e)),
-                    float(scr.size)]
+            scr = signal.find_peaks(e, prominence=SCR_MIN_AMPLITUDE_US, distance=max(1, int(rate)))[
+                0
+            ]
+            out += [
+                float(e.mean()),
+                float(e.std()),
+                _slope(eda, rate),
+                float(np.ptp(e)),
+                float(scr.size),
+            ]
         else:
             out += [float("nan")] * 5
     temp = _first_channel(x, channel_names, "temp")

@@ -37,8 +37,9 @@ def tree_ensemble(seed: int = 0) -> Any:
     )
 
 
-def fit_predict_features(model: Any, f_train: np.ndarray, y_train: np.ndarray,
-                         f_test: np.ndarray, n_classes: int) -> np.ndarray:
+def fit_predict_features(
+    model: Any, f_train: np.ndarray, y_train: np.ndarray, f_test: np.ndarray, n_classes: int
+) -> np.ndarray:
     """Fit on training features and return test class probabilities ``(n_test, n_classes)``."""
     model.fit(f_train, y_train)
     proba = model.predict_proba(f_test)

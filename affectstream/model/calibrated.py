@@ -11,8 +11,9 @@ from affectstream.dsp.calibration import Calibration, check_rule, make_calibrati
 from affectstream.model.windows import WindowSet
 
 
-def person_center(ws: WindowSet, session: str, rule: Mapping[str, Any]) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
+def person_center(
+    ws: WindowSet, session: str, rule: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per channel that the rule takes as this session's person baseline."""
     st = ws.sessions[session]
     if rule["kind"] == "baseline":
@@ -24,7 +25,9 @@ def person_center(ws: WindowSet, session: str, rule: Mapping[str, Any]) -> tuple
         return st.baseline_mean, np.where(st.baseline_std > 0, st.baseline_std, 1.0)
     # subject: pool every session of the same person
     subj = ws.subject[ws.session == session][0] if (ws.session == session).any() else None
-    keys = [k for k in ws.sessions if subj is not None and (ws.subject[ws.session == k] == subj).any()]
+    keys = [
+        k for k in ws.sessions if subj is not None and (ws.subject[ws.session == k] == subj).any()
+    ]
     keys = keys or [session]
     n = np.array([ws.sessions[k].n_frames for k in keys], float)[:, None]
     means = np.stack([ws.sessions[k].mean for k in keys])
@@ -35,8 +38,9 @@ def person_center(ws: WindowSet, session: str, rule: Mapping[str, Any]) -> tuple
     return mean, np.where(std > 0, std, 1.0)
 
 
-def fit_global(ws: WindowSet, sessions: Iterable[str], rule: Mapping[str, Any]) -> tuple[
-        np.ndarray, np.ndarray]:
+def fit_global(
+    ws: WindowSet, sessions: Iterable[str], rule: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Centre and spread per channel over the training ``sessions``.
 
     For ``none``: the pooled mean and std. For person rules: zero centre and the pooled spread
@@ -57,15 +61,25 @@ def fit_global(ws: WindowSet, sessions: Iterable[str], rule: Mapping[str, Any]) 
     return mean, np.where(std > 0, std, 1.0)
 
 
-def session_calibration(ws: WindowSet, session: str, rule: Mapping[str, Any],
-                        global_center: np.ndarray, global_scale: np.ndarray) -> Calibration:
+def session_calibration(
+    ws: WindowSet,
+    session: str,
+    rule: Mapping[str, Any],
+    global_center: np.ndarray,
+    global_scale: np.ndarray,
+) -> Calibration:
     """The :class:`Calibration` the live monitor would use for this session."""
     person = None if rule["kind"] == "none" else person_center(ws, session, rule)
     return make_calibration(rule, ws.channel_names, global_center, global_scale, person)
 
 
-def calibrated_inputs(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any],
-                      global_center: np.ndarray, global_scale: np.ndarray) -> np.ndarray:
+def calibrated_inputs(
+    ws: WindowSet,
+    idx: np.ndarray,
+    rule: Mapping[str, Any],
+    global_center: np.ndarray,
+    global_scale: np.ndarray,
+) -> np.ndarray:
     """Normalised CNN input for the windows at ``idx``, shape ``(len(idx), n_frames, n_ch)``."""
     rule = check_rule(rule)
     out = np.empty((idx.size, *ws.x.shape[1:]), dtype=np.float32)

@@ -27,9 +27,15 @@ def load_keras():
 COMPACT_BLOCKS = ((16, 9, 2), (24, 7, 2), (32, 7, 2), (48, 5, 2), (64, 5, 2))
 
 
-def compact_cnn(n_frames: int, n_channels: int, n_classes: int, *, dropout: float = 0.3,
-                blocks: tuple[tuple[int, int, int], ...] = COMPACT_BLOCKS,
-                l2: float = 1e-4) -> Any:
+def compact_cnn(
+    n_frames: int,
+    n_channels: int,
+    n_classes: int,
+    *,
+    dropout: float = 0.3,
+    blocks: tuple[tuple[int, int, int], ...] = COMPACT_BLOCKS,
+    l2: float = 1e-4,
+) -> Any:
     """A small 1D CNN for small data: strided convolutions, batch norm, global average pooling.
 
     Input ``(n_frames, n_channels)`` normalised frames; output class probabilities. About 35k
@@ -41,8 +47,9 @@ def compact_cnn(n_frames: int, n_channels: int, n_classes: int, *, dropout: floa
     inp = keras.Input((n_frames, n_channels), name="frames")
     x = inp
     for f, k, s in blocks:
-        x = layers.Conv1D(f, k, strides=s, padding="same", use_bias=False,
-                          kernel_regularizer=regularizers.l2(l2))(x)
+        x = layers.Conv1D(
+            f, k, strides=s, padding="same", use_bias=False, kernel_regularizer=regularizers.l2(l2)
+        )(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling1D()(x)

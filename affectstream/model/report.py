@@ -42,8 +42,15 @@ def _figures(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center",
-                    color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                f"{int(cm[i, j])}\n{norm[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color="white" if norm[i, j] > 0.5 else "black",
+                fontsize=8,
+            )
     ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -79,8 +86,7 @@ def _figures(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -
                 ax.plot(h.get("loss", []), color=f"C{fi % 10}", lw=1)
                 if "val_loss" in h:
                     ax.plot(h["val_loss"], color=f"C{fi % 10}", lw=1, ls="--")
-            ax.set_title(f"{MODEL_TITLES[name]}: loss (solid train, dashed validation)",
-                         fontsize=9)
+            ax.set_title(f"{MODEL_TITLES[name]}: loss (solid train, dashed validation)", fontsize=9)
             ax.set_xlabel("epoch")
         fig.tight_layout()
         fig.savefig(out / "training_curves.png", dpi=110)
@@ -145,18 +151,28 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             "| --- | --- | --- | --- |",
         ]
         for a in report["ablation"]:
-            lines.append(f"| {a['split']} | {a['calibration']} | {_fmt(a['balanced_accuracy'])} "
-                         f"| {_fmt(a['macro_f1'])} |")
-        lines += ["", "A record-wise split lets windows of the same person (and session) sit in "
-                  "training and test; its figure is what a leaky evaluation would have claimed.",
-                  ""]
-    lines += ["## Per subject (balanced accuracy)", "",
-              "| subject | windows | " + " | ".join(report["models"]) + " |",
-              "| --- | --- | " + " | ".join("---" for _ in report["models"]) + " |"]
+            lines.append(
+                f"| {a['split']} | {a['calibration']} | {_fmt(a['balanced_accuracy'])} "
+                f"| {_fmt(a['macro_f1'])} |"
+            )
+        lines += [
+            "",
+            "A record-wise split lets windows of the same person (and session) sit in "
+            "training and test; its figure is what a leaky evaluation would have claimed.",
+            "",
+        ]
+    lines += [
+        "## Per subject (balanced accuracy)",
+        "",
+        "| subject | windows | " + " | ".join(report["models"]) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in report["models"]) + " |",
+    ]
     first = next(iter(report["models"].values()))
     for s, row in first["per_subject"].items():
-        vals = " | ".join(_fmt(report["models"][m]["per_subject"][s]["balanced_accuracy"])
-                          for m in report["models"])
+        vals = " | ".join(
+            _fmt(report["models"][m]["per_subject"][s]["balanced_accuracy"])
+            for m in report["models"]
+        )
         lines.append(f"| {s} | {row['n_windows']} | {vals} |")
     lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
     lines += ["", f"Total wall time: {report.get('wall_time_s', 0):.0f} s.", ""]

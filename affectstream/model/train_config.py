@@ -75,15 +75,18 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown training setting(s) {sorted(unknown)}; known: "
-                             f"{', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown training setting(s) {sorted(unknown)}; known: {', '.join(sorted(known))}"
+            )
         for key, sub in (("cnn", CnnConfig), ("researcher", ResearcherConfig)):
             if key in d:
                 sk = {f.name for f in fields(sub)}
                 extra = set(d[key]) - sk
                 if extra:
-                    raise ValueError(f"[{key}] has unknown key(s) {sorted(extra)}; known: "
-                                     f"{', '.join(sorted(sk))}")
+                    raise ValueError(
+                        f"[{key}] has unknown key(s) {sorted(extra)}; known: "
+                        f"{', '.join(sorted(sk))}"
+                    )
                 d[key] = sub(**d[key])
         return cls(**d)
 

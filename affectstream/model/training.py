@@ -84,10 +84,11 @@ def _inner_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.nda
     return next(ShuffleSplit(n_splits=1, test_size=fraction, random_state=seed).split(np.zeros(n)))
 
 
-def train_compact_cnn(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_classes: int,
-                      cfg: CnnConfig, seed: int) -> tuple[Any, dict[str, list[float]]]:
+def train_compact_cnn(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_classes: int, cfg: CnnConfig, seed: int
+) -> tuple[Any, dict[str, list[float]]]:
     """Train the compact CNN with early stopping on an inner subject-wise validation split."""
-    from affectstream.model.cnn import load_keras, compact_cnn
+    from affectstream.model.cnn import compact_cnn, load_keras
 
     keras = load_keras()
     keras.utils.set_random_seed(seed)
@@ -95,18 +96,31 @@ def train_compact_cnn(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_classe
     counts = np.bincount(y[tr], minlength=n_classes)
     weights = {c: float(len(tr) / (n_classes * counts[c])) for c in range(n_classes) if counts[c]}
     model = compact_cnn(x.shape[1], x.shape[2], n_classes, dropout=cfg.dropout)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                         restore_best_weights=True)
-    hist = model.fit(x[tr], y[tr], validation_data=(x[va], y[va]), epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, class_weight=weights, callbacks=[stop], verbose=0,
-                     shuffle=True)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+    )
+    hist = model.fit(
+        x[tr],
+        y[tr],
+        validation_data=(x[va], y[va]),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        class_weight=weights,
+        callbacks=[stop],
+        verbose=0,
+        shuffle=True,
+    )
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
-def train_researcher_cnn(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig,
-                         seed: int) -> tuple[Any, dict[str, list[float]]]:
+def train_researcher_cnn(
+    x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig, seed: int
+) -> tuple[Any, dict[str, list[float]]]:
     """The original recipe: raw frames, random 20 % validation, fixed epochs, no class weights."""
     from affectstream.model.cnn import load_keras, researcher_cnn
 
@@ -114,8 +128,9 @@ def train_researcher_cnn(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: Rese
     keras.utils.set_random_seed(seed)
     model = researcher_cnn(x.shape[1], x.shape[2], n_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    hist = model.fit(x, y, validation_split=0.2, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                     verbose=0)
+    hist = model.fit(
+        x, y, validation_split=0.2, epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0
+    )
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
@@ -142,19 +157,29 @@ def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) 
     out = []
     k = len(ws.classes)
     subj_folds = make_folds(ws, "groupkfold", n_splits)
-    rec_folds = list(StratifiedKFold(n_splits=min(n_splits, 5), shuffle=True, random_state=seed)
-                     .split(ws.y, ws.y))
+    rec_folds = list(
+        StratifiedKFold(n_splits=min(n_splits, 5), shuffle=True, random_state=seed).split(
+            ws.y, ws.y
+        )
+    )
     for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
         for cal in ({"kind": "none"}, rule):
             pred = np.empty_like(ws.y)
             for tr, te in folds:
                 f_all = calibrated_features(ws, np.arange(len(ws)), cal)
-                p = baselines.fit_predict_features(baselines.logistic_regression(seed),
-                                                   f_all[tr], ws.y[tr], f_all[te], k)
+                p = baselines.fit_predict_features(
+                    baselines.logistic_regression(seed), f_all[tr], ws.y[tr], f_all[te], k
+                )
                 pred[te] = p.argmax(1)
             s = summarize(ws.y, pred, ws.subject, ws.classes)
-            out.append({"split": split_name, "calibration": cal["kind"],
-                        "balanced_accuracy": s["balanced_accuracy"], "macro_f1": s["macro_f1"]})
+            out.append(
+                {
+                    "split": split_name,
+                    "calibration": cal["kind"],
+                    "balanced_accuracy": s["balanced_accuracy"],
+                    "macro_f1": s["macro_f1"],
+                }
+            )
     return out
 
 
@@ -164,18 +189,26 @@ def collect_warnings(ws: WindowSet) -> list[str]:
     counts = ws.counts()
     lo, hi = min(counts.values()), max(counts.values())
     if lo == 0 or hi / max(lo, 1) > 1.5:
-        w.append(f"class imbalance: windows per class {counts}; read balanced accuracy and "
-                 "macro-F1, not accuracy (models use balanced class weights)")
+        w.append(
+            f"class imbalance: windows per class {counts}; read balanced accuracy and "
+            "macro-F1, not accuracy (models use balanced class weights)"
+        )
     n_subj = np.unique(ws.subject).size
     if not ws.has_subject_ids:
-        w.append("no subject ids: the split is by RECORDING, so one person's records can sit in "
-                 "train and test; figures overstate performance on new people")
+        w.append(
+            "no subject ids: the split is by RECORDING, so one person's records can sit in "
+            "train and test; figures overstate performance on new people"
+        )
     elif n_subj < 10:
-        w.append(f"only {n_subj} subjects: the interval across subjects is wide and the figures "
-                 "may not carry over to new people")
+        w.append(
+            f"only {n_subj} subjects: the interval across subjects is wide and the figures "
+            "may not carry over to new people"
+        )
     if ws.mixed_label_windows:
-        w.append(f"{ws.mixed_label_windows} windows straddle a label change inside a recording and "
-                 "were left out (a window is labelled only when one label covers it whole)")
+        w.append(
+            f"{ws.mixed_label_windows} windows straddle a label change inside a recording and "
+            "were left out (a window is labelled only when one label covers it whole)"
+        )
     if ws.dropped_missing:
         w.append(f"{ws.dropped_missing} windows had too much missing data and were left out")
     return w
@@ -200,8 +233,12 @@ def run_training(
     out.mkdir(parents=True, exist_ok=True)
     d = cfg.data
     recs = load_recordings(
-        data, fmt=d.get("format"), record_length=d.get("record_length"), fs=d.get("fs"),
-        label_column=d.get("label_column"), subject_column=d.get("subject_column"),
+        data,
+        fmt=d.get("format"),
+        record_length=d.get("record_length"),
+        fs=d.get("fs"),
+        label_column=d.get("label_column"),
+        subject_column=d.get("subject_column"),
         subjects=d.get("subjects"),
     )
     recs = [r for r in recs if r.labels]
@@ -214,11 +251,18 @@ def run_training(
     long_enough = min(r.duration for r in recs) >= 300.0 + cfg.window_s
     rule = check_rule(cfg.calibration or default_calibration(long_enough))
     say(f"data: {len(recs)} labelled recordings from {data}")
-    ws = make_windows(recs, preprocess, window_s=cfg.window_s, hop_s=cfg.hop_s,
-                      max_missing=cfg.max_missing,
-                      baseline_s=float(rule.get("baseline_s", 300.0)))
-    say(f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
-        f"{np.unique(ws.subject).size} subjects, per class {ws.counts()}")
+    ws = make_windows(
+        recs,
+        preprocess,
+        window_s=cfg.window_s,
+        hop_s=cfg.hop_s,
+        max_missing=cfg.max_missing,
+        baseline_s=float(rule.get("baseline_s", 300.0)),
+    )
+    say(
+        f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
+        f"{np.unique(ws.subject).size} subjects, per class {ws.counts()}"
+    )
     warnings = collect_warnings(ws)
     for w in warnings:
         say(f"WARNING: {w}")
@@ -240,21 +284,24 @@ def run_training(
             if m == "majority":
                 p = baselines.majority_predict(ws.y[tr], te.size, k)
             elif m in ("logreg", "forest"):
-                est = (baselines.logistic_regression if m == "logreg"
-                       else baselines.tree_ensemble)(cfg.seed)
+                est = (baselines.logistic_regression if m == "logreg" else baselines.tree_ensemble)(
+                    cfg.seed
+                )
                 p = baselines.fit_predict_features(est, f_cal[tr], ws.y[tr], f_cal[te], k)
             elif m == "cnn":
                 gc, gs = fit_global(ws, train_sessions, rule)
                 x_tr = calibrated_inputs(ws, tr, rule, gc, gs)
                 x_te = calibrated_inputs(ws, te, rule, gc, gs)
-                net, hist = train_compact_cnn(x_tr, ws.y[tr], ws.subject[tr], k, cfg.cnn,
-                                              cfg.seed + fi)
+                net, hist = train_compact_cnn(
+                    x_tr, ws.y[tr], ws.subject[tr], k, cfg.cnn, cfg.seed + fi
+                )
                 curves["cnn"].append(hist)
                 p = net.predict(x_te, verbose=0, batch_size=256)
             else:  # researcher_cnn
                 tr1 = _one_minute_records(ws, tr)
-                net, hist = train_researcher_cnn(_raw(ws, tr1), ws.y[tr1], k, cfg.researcher,
-                                                 cfg.seed + fi)
+                net, hist = train_researcher_cnn(
+                    _raw(ws, tr1), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
+                )
                 curves["researcher_cnn"].append(hist)
                 p = net.predict(_raw(ws, te), verbose=0, batch_size=256)
             times[m] += time.perf_counter() - t0
@@ -262,13 +309,16 @@ def run_training(
             preds[m][te] = p.argmax(1)
             ba = summarize(ws.y[te], preds[m][te], ws.subject[te], ws.classes)["balanced_accuracy"]
             msg.append(f"{m} {ba:.2f}")
-        say(f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects): "
-            + " | ".join(msg))
+        say(
+            f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects): "
+            + " | ".join(msg)
+        )
     results: dict[str, Any] = {}
     for m in models:
         s = summarize(ws.y, preds[m], ws.subject, ws.classes)
-        s["p_value"] = shift_permutation_pvalue(ws.y, preds[m], ws.subject, k, cfg.permutations,
-                                                cfg.seed)
+        s["p_value"] = shift_permutation_pvalue(
+            ws.y, preds[m], ws.subject, k, cfg.permutations, cfg.seed
+        )
         s["wall_time_s"] = times[m]
         results[m] = s
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
@@ -288,15 +338,18 @@ def run_training(
             "window_s": ws.window_s,
             "hop_s": ws.hop_s,
         },
-        "split": {"kind": cfg.split, "n_folds": len(folds),
-                  "by": "subject" if ws.has_subject_ids else "recording"},
+        "split": {
+            "kind": cfg.split,
+            "n_folds": len(folds),
+            "by": "subject" if ws.has_subject_ids else "recording",
+        },
         "calibration": rule,
         "chance_level": 1.0 / k,
         "models": results,
         "best_model": best,
         "best_p_value": results[best]["p_value"],
         "permutation_test": f"{cfg.permutations} circular shifts of each subject's label "
-                            "sequence against fixed predictions",
+        "sequence against fixed predictions",
         "ablation": ablation,
         "warnings": warnings,
         "config": cfg.as_dict(),
@@ -306,14 +359,22 @@ def run_training(
         _save_final_cnn(ws, rule, preprocess, cfg, out, report)
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
-    say(f"report: {out / 'report.md'} (best: {best}, balanced accuracy "
+    say(
+        f"report: {out / 'report.md'} (best: {best}, balanced accuracy "
         f"{results[best]['balanced_accuracy']:.3f}, chance {1.0 / k:.3f}, "
-        f"p = {results[best]['p_value']:.3g})")
+        f"p = {results[best]['p_value']:.3g})"
+    )
     return report
 
 
-def _save_final_cnn(ws: WindowSet, rule: dict[str, Any], preprocess: dict[str, Any],
-                    cfg: TrainConfig, out: Path, report: dict[str, Any]) -> None:
+def _save_final_cnn(
+    ws: WindowSet,
+    rule: dict[str, Any],
+    preprocess: dict[str, Any],
+    cfg: TrainConfig,
+    out: Path,
+    report: dict[str, Any],
+) -> None:
     """Train the compact CNN on every subject and save it with what export needs."""
     idx = np.arange(len(ws))
     gc, gs = fit_global(ws, np.unique(ws.session), rule)
@@ -332,7 +393,9 @@ def _save_final_cnn(ws: WindowSet, rule: dict[str, Any], preprocess: dict[str, A
         "calibration": {**rule, "global_center": gc.tolist(), "global_scale": gs.tolist()},
         "trained_on_subjects": sorted(map(str, np.unique(ws.subject))),
         "epochs_trained": len(hist.get("loss", [])),
-        "cv_summary": {m: {"balanced_accuracy": r["balanced_accuracy"], "macro_f1": r["macro_f1"]}
-                       for m, r in report["models"].items()},
+        "cv_summary": {
+            m: {"balanced_accuracy": r["balanced_accuracy"], "macro_f1": r["macro_f1"]}
+            for m, r in report["models"].items()
+        },
     }
     (out / "model_meta.json").write_text(json.dumps(meta, indent=2))

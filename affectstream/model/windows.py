@@ -86,9 +86,20 @@ class WindowSet:
     def subset(self, idx: np.ndarray) -> WindowSet:
         """The windows at ``idx`` (session statistics kept whole)."""
         return WindowSet(
-            self.x[idx], self.features[idx], self.y[idx], self.subject[idx], self.session[idx],
-            self.t_end[idx], self.classes, self.channel_names, self.feature_names, self.rate,
-            self.window_s, self.hop_s, self.has_subject_ids, self.sessions,
+            self.x[idx],
+            self.features[idx],
+            self.y[idx],
+            self.subject[idx],
+            self.session[idx],
+            self.t_end[idx],
+            self.classes,
+            self.channel_names,
+            self.feature_names,
+            self.rate,
+            self.window_s,
+            self.hop_s,
+            self.has_subject_ids,
+            self.sessions,
         )
 
 
@@ -182,9 +193,21 @@ def make_windows(
             "data; use shorter windows or check the labels"
         )
     return WindowSet(
-        x=np.stack(xs), features=np.array(fs), y=np.array(ys), subject=np.array(subs),
-        session=np.array(sess), t_end=np.array(tends), classes=classes, channel_names=chans,
-        feature_names=fnames, rate=rate, window_s=window_s, hop_s=hop_s, has_subject_ids=has_ids,
-        sessions=stats, dropped_missing=dropped_missing, dropped_unlabelled=dropped_unlab,
+        x=np.stack(xs),
+        features=np.array(fs),
+        y=np.array(ys),
+        subject=np.array(subs),
+        session=np.array(sess),
+        t_end=np.array(tends),
+        classes=classes,
+        channel_names=chans,
+        feature_names=fnames,
+        rate=rate,
+        window_s=window_s,
+        hop_s=hop_s,
+        has_subject_ids=has_ids,
+        sessions=stats,
+        dropped_missing=dropped_missing,
+        dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
     )

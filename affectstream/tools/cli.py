@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 from affectstream import __version__
 from affectstream.data.errors import RecordingFormatError
-from affectstream.tools import beats_report, bench, data_info, demo
+from affectstream.tools import (
+    beats_report,
+    bench,
+    data_info,
+    demo,
+    simulate_cmd,
+    train_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_info.register(sub)
     beats_report.register(sub)
     bench.register(sub)
+    train_cmd.register(sub)
+    simulate_cmd.register(sub)
     return parser
 
 

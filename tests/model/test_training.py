@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("sklearn")
+
+from affectstream.data.simulate import simulate_seed_layout  # noqa: E402
+from affectstream.model.train_config import REDUCED, TrainConfig  # noqa: E402
+from affectstream.model.training import run_training  # noqa: E402
+
+
+@pytest.mark.slow
+def test_seed_layout_simulate_and_train_end_to_end(tmp_path):
+    csv = simulate_seed_layout(
+        tmp_path / "sim", n_subjects=6, records_per_emotion=1, record_length=6000, fs=300.0
+    )
+    cfg = TrainConfig.from_dict(
+        {**REDUCED, "window_s": 20.0, "data": {"record_length": 6000, "fs": 300.0}}
+    )
+    report = run_training(csv, tmp_path / "out", cfg, progress=None)
+    assert report["dataset"]["n_subjects"] == 6
+    assert report["split"]["by"] == "subject"
+    assert report["calibration"]["kind"] == "subject"  # 20 s records hold no 5-minute baseline
+    assert set(report["models"]) == {"majority", "logreg", "forest", "cnn", "researcher_cnn"}
+    assert report["chance_level"] == pytest.approx(1 / 6)
+    for name in (
+        "report.md",
+        "report.json",
+        "confusion.png",
+        "per_subject.png",
+        "training_curves.png",
+        "cnn.keras",
+        "model_meta.json",
+        "representative.npy",
+    ):
+        assert (tmp_path / "out" / name).is_file(), name
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {a["split"] for a in doc["ablation"]} == {"subject-wise", "record-wise (leaky)"}
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "original researcher's CNN" in md and "only 6 subjects" in md
+
+
+@pytest.mark.slow
+def test_stress_predict_reduced_run(tmp_path, stress_predict):
+    cfg = TrainConfig.from_dict(
+        {**REDUCED, "max_subjects": 4, "models": ["majority", "logreg", "cnn"]}
+    )
+    report = run_training(stress_predict, tmp_path / "out", cfg, progress=None)
+    assert report["dataset"]["classes"] == ["non-stress", "stress"]
+    assert report["calibration"]["kind"] == "baseline"
+    assert report["models"]["majority"]["balanced_accuracy"] == pytest.approx(0.5)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectstream.data import Recording, Signal
+from affectstream.data.recording import LabelInterval
+from affectstream.dsp.calibration import check_rule
+from affectstream.dsp.preprocessor import Preprocessor
+from affectstream.dsp.presets import E4_CONFIG
+from affectstream.model.calibrated import calibrated_inputs, fit_global
+from affectstream.model.metrics import (
+    balanced_accuracy,
+    macro_f1,
+    mean_interval,
+    shift_permutation_pvalue,
+)
+from affectstream.model.train_config import TrainConfig
+from affectstream.model.training import make_folds
+from affectstream.model.windows import make_windows
+
+
+def fake_subject(name: str, seed: int, minutes: int = 12) -> Recording:
+    rng = np.random.default_rng(seed)
+    n = minutes * 60
+    t0 = 1000.0 * seed
+    sigs = {
+        "bvp": Signal(rng.standard_normal(n * 64), 64.0, t0, ("bvp",)),
+        "eda": Signal(2 + 0.1 * rng.standard_normal(n * 4), 4.0, t0, ("eda",)),
+        "temp": Signal(np.full(n * 4, 33.0), 4.0, t0, ("temp",)),
+    }
+    labels = [LabelInterval("rest", t0, t0 + n / 2), LabelInterval("task", t0 + n / 2, t0 + n)]
+    return Recording(sigs, subject=name, session=name, labels=labels)
+
+
+@pytest.fixture(scope="module")
+def windows():
+    recs = [fake_subject(f"s{i}", i + 1) for i in range(6)]
+    return make_windows(recs, E4_CONFIG, window_s=60.0, hop_s=20.0)
+
+
+def test_windows_are_labelled_only_when_one_label_covers_them(windows):
+    assert windows.classes == ["rest", "task"]
+    assert windows.x.shape[1:] == (60 * 32, 3)
+    assert windows.mixed_label_windows > 0  # the ones across the change were left out
+    for key, st in windows.sessions.items():
+        rows = windows.session == key
+        assert np.all(windows.t_end[rows] <= st.n_frames / windows.rate + 1e-9)
+
+
+def test_windows_hold_exactly_what_the_preprocessor_makes(windows):
+    rec = fake_subject("s0", 1)
+    frames = Preprocessor(E4_CONFIG).process_recording(rec)
+    first = windows.x[windows.session == windows.session[0]][0]
+    assert np.array_equal(first, frames.x[: 60 * 32].astype(np.float32))
+
+
+@pytest.mark.parametrize("split", ["groupkfold", "loso"])
+def test_no_subject_in_train_and_test(windows, split):
+    folds = make_folds(windows, split, 3)
+    assert len(folds) == (3 if split == "groupkfold" else 6)
+    seen = set()
+    for tr, te in folds:
+        assert not set(windows.subject[tr]) & set(windows.subject[te])
+        seen |= set(te)
+    assert seen == set(range(len(windows)))  # every window is tested exactly once overall
+
+
+def test_baseline_calibration_uses_the_persons_first_minutes(windows):
+    rule = check_rule({"kind": "baseline", "baseline_s": 300})
+    idx = np.arange(len(windows))
+    gc, gs = fit_global(windows, np.unique(windows.session), rule)
+    x = calibrated_inputs(windows, idx, rule, gc, gs)
+    st = windows.sessions[windows.session[0]]
+    raw = windows.x[0].astype(np.float64)
+    expected_eda = (raw[:, 1] - st.baseline_mean[1]) / gs[1]
+    assert np.allclose(x[0][:, 1], expected_eda, atol=1e-5)
+    assert np.allclose(
+        x[0][:, 0], (raw[:, 0] - st.baseline_mean[0]) / st.baseline_std[0], atol=1e-5
+    )
+
+
+def test_metrics():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    p = np.array([0, 0, 0, 0, 0, 1])
+    assert balanced_accuracy(y, p, 2) == pytest.approx(0.75)
+    assert macro_f1(y, p, 2) == pytest.approx((2 * 4 / 9 + 2 / 3) / 2)
+    m, lo, hi = mean_interval([0.6, 0.7, 0.8])
+    assert m == pytest.approx(0.7) and lo < 0.7 < hi
+
+
+def test_permutation_test_separates_signal_from_noise():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(8), 40)
+    y = np.tile(np.repeat([0, 1], 20), 8)
+    good = np.where(rng.random(y.size) < 0.85, y, 1 - y)
+    noise = np.tile(np.repeat([1, 0, 1, 0], 10), 8)  # blocky predictions unrelated to y
+    assert shift_permutation_pvalue(y, good, groups, 2, 200) < 0.01
+    assert shift_permutation_pvalue(y, noise, groups, 2, 200) > 0.05
+
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="unknown training setting"):
+        TrainConfig.from_dict({"epochz": 3})
+    with pytest.raises(ValueError, match=r"\[cnn\] has unknown key"):
+        TrainConfig.from_dict({"cnn": {"epoch": 3}})
+    with pytest.raises(ValueError, match="split"):
+        TrainConfig.from_dict({"split": "random"})
+    bad = tmp_path / "t.toml"
+    bad.write_text("window_s = [")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        TrainConfig.from_toml(bad)
