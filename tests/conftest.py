@@ -38,3 +38,87 @@ def mitdb_100() -> Path:
 def excerpt() -> Recording:
     """The bundled E4 excerpt (S13, 1,320 s)."""
     return load_npz(EXCERPT)
+
+
+# ---- real servers: mosquitto on a free loopback port, LSL isolated to this machine ----------
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class Broker:
+    """A mosquitto process on 127.0.0.1:port, started and stopped by PID."""
+
+    def __init__(self, tmp: Path, port: int | None = None, extra: str = "") -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
+        self.exe = exe
+        self.port = port or free_port()
+        self.conf = tmp / f"mosquitto-{self.port}.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}"
+        )
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lsl_isolated(tmp_path_factory):
+    """Keep this run's LSL traffic on this machine and apart from other runs."""
+    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
+    cfg.write_text(
+        "[ports]\nIPv6 = disable\nPortRange = 512\n"
+        "[multicast]\nResolveScope = machine\n"
+        "[lab]\nKnownPeers = {127.0.0.1}\n"
+        f"SessionID = affectstream-test-{uuid.uuid4().hex[:12]}\n"
+    )
+    old = os.environ.get("LSLAPICFG")
+    os.environ["LSLAPICFG"] = str(cfg)
+    yield cfg
+    if old is None:
+        os.environ.pop("LSLAPICFG", None)
+    else:
+        os.environ["LSLAPICFG"] = old

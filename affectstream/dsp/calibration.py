@@ -41,17 +41,24 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return r
 
 
+#: Normalised values are clipped to +-CLIP (in units of the scale): artefacts cannot dominate a
+#: window, and the int8 input keeps a fine step (16 / 255 of a unit).
+CLIP = 8.0
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Per-channel centre and scale: ``(x - center) / scale``, both shape ``(n_channels,)``."""
+    """Per-channel centre and scale: ``clip((x - center) / scale)``, shape ``(n_channels,)``."""
 
     center: np.ndarray
     scale: np.ndarray
+    clip: float = CLIP
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Normalise frames ``(..., n_channels)``; NaN (missing) becomes 0, the centre."""
         z = (x - self.center) / self.scale
-        return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+        z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.clip(z, -self.clip, self.clip, out=z)
 
 
 def _amplitude_mask(channel_names: Sequence[str]) -> np.ndarray:

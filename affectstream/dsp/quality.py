@@ -133,3 +133,49 @@ def signal_quality(x: np.ndarray, fs: float, modality: str) -> dict[str, float]:
         out["implausible_ibi"] = implausible_ibi_fraction(ibi)
     out["quality"] = 1.0 - max(out.values())
     return out
+
+
+#: A window whose quality falls below this is abstained on.
+MIN_WINDOW_QUALITY = 0.5
+
+
+def window_quality(
+    x: np.ndarray, channel_names: list[str], rate: float, max_missing: float = 0.1
+) -> tuple[float, str | None]:
+    """Quality of one window of frames and, when it is too poor to predict on, the reason.
+
+    Parameters
+    ----------
+    x
+        Frames in physical units, shape ``(n_frames, n_channels)``; NaN where missing.
+    channel_names
+        Frame column names (``bvp``, ``eda``, ``ecg:MLII``, ...).
+    rate
+        Frame rate in Hz.
+    max_missing
+        Largest fraction of missing frames that still gets a prediction.
+
+    Returns
+    -------
+    quality, reason
+        Quality in [0, 1] (1 minus the worst of missing, flat-line and out-of-range fractions)
+        and None, or a reason for abstaining.
+    """
+    missing = float(np.isnan(x).any(axis=1).mean()) if x.size else 1.0
+    if missing > max_missing:
+        return 1.0 - missing, f"missing data ({missing:.0%} of the window)"
+    worst, why = missing, "missing data"
+    for c, name in enumerate(channel_names):
+        mod = name.split(":")[0]
+        col = x[:, c]
+        flat = flatline_fraction(col[np.isfinite(col)], rate, min_duration_s=5.0)
+        if mod in ("ecg", "bvp") and flat > worst:
+            worst, why = flat, f"{name} flat line"
+        if mod in PLAUSIBLE_RANGE:
+            oor = out_of_range_fraction(col[np.isfinite(col)], mod)
+            if oor > worst:
+                worst, why = oor, f"{name} out of range"
+    quality = 1.0 - worst
+    if quality < MIN_WINDOW_QUALITY:
+        return quality, f"poor signal quality: {why} ({worst:.0%} of the window)"
+    return quality, None

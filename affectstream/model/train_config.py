@@ -16,11 +16,11 @@ class CnnConfig:
     """Compact-CNN training: Adam, balanced class weights, early stopping on an inner
     subject-wise validation split."""
 
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 64
-    patience: int = 6
-    learning_rate: float = 1e-3
-    dropout: float = 0.3
+    patience: int = 10
+    learning_rate: float = 5e-4
+    dropout: float = 0.5
     validation_fraction: float = 0.2
 
 

@@ -242,6 +242,8 @@ def run_training(
         subjects=d.get("subjects"),
     )
     recs = [r for r in recs if r.labels]
+    excluded = set(d.get("exclude_subjects") or [])
+    recs = [r for r in recs if (r.subject or r.name) not in excluded]
     if not recs:
         raise ValueError(f"{data}: no recording carries labels; training needs labels")
     if cfg.max_subjects:
@@ -392,6 +394,8 @@ def _save_final_cnn(
         "hop_s": ws.hop_s,
         "calibration": {**rule, "global_center": gc.tolist(), "global_scale": gs.tolist()},
         "trained_on_subjects": sorted(map(str, np.unique(ws.subject))),
+        "data": report["data"],
+        "data_options": cfg.data,
         "epochs_trained": len(hist.get("loss", [])),
         "cv_summary": {
             m: {"balanced_accuracy": r["balanced_accuracy"], "macro_f1": r["macro_f1"]}

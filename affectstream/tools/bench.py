@@ -6,6 +6,7 @@ import argparse
 import json
 
 from affectstream.tools.bench_dsp import format_dsp_table, run_dsp_bench
+from affectstream.tools.bench_model import format_model_table, run_model_bench
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,9 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="measure speed against the obvious way, in the same process",
         description="Run a benchmark and print a table. dsp: per-hop cost of the incremental "
         "Preprocessor against recomputing a zero-phase filter and resampling over the whole "
-        "60 s window every hop.",
+        "60 s window every hop. model: LiteRT int8 predict of one window and of a batch.",
     )
-    p.add_argument("what", choices=["dsp", "all"], nargs="?", default="all")
+    p.add_argument("what", choices=["dsp", "model", "all"], nargs="?", default="all")
+    p.add_argument("--model", default="default", help="bundle for `model` (default: bundled)")
     p.add_argument("--hops", type=int, default=300, help="hops measured per scenario")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -25,9 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmarks."""
-    res = {"dsp": run_dsp_bench(args.hops)}
+    res = {}
+    if args.what in ("dsp", "all"):
+        res["dsp"] = run_dsp_bench(args.hops)
+    if args.what in ("model", "all"):
+        res["model"] = run_model_bench(args.model, repeats=max(args.hops, 50))
     if args.json:
         print(json.dumps(res, indent=2))
-    else:
+        return 0
+    if "dsp" in res:
         print(format_dsp_table(res["dsp"]))
+    if "model" in res:
+        print(("\n" if "dsp" in res else "") + format_model_table(res["model"]))
     return 0

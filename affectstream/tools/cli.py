@@ -13,6 +13,11 @@ from affectstream.tools import (
     bench,
     data_info,
     demo,
+    evaluate_cmd,
+    export_cmd,
+    inspect_cmd,
+    replay_cmd,
+    run_cmd,
     simulate_cmd,
     train_cmd,
 )
@@ -32,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     train_cmd.register(sub)
     simulate_cmd.register(sub)
+    export_cmd.register(sub)
+    inspect_cmd.register(sub)
+    evaluate_cmd.register(sub)
+    run_cmd.register(sub)
+    replay_cmd.register(sub)
     return parser
 
 

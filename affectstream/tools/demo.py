@@ -1,24 +1,22 @@
-"""``affectstream demo``: the bundled excerpt replayed through the live DSP path.
+"""``affectstream demo``: the bundled excerpt replayed through the live monitor and the bundled
+int8 model, with each prediction shown against the true label and a final accuracy line.
 
-Until the bundled model exists this shows the signal side honestly: every hop, the frames the
-model would receive, with heart rate from detected pulses, EDA level and skin temperature
-against the true label. No broker or sensor is needed.
+No broker or sensor is needed: the replay feeds the monitor in-process, chunk by chunk, as a
+device would.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import asyncio
 import time
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from affectstream.data import Recording, load_npz
-from affectstream.dsp.beats import beat_intervals, detect_pulse_peaks
-from affectstream.dsp.preprocessor import Preprocessor
-from affectstream.dsp.presets import E4_CONFIG
+from affectstream.stream.monitor import Monitor
+from affectstream.stream.replay import replay_chunks
 
 EXCERPT = "stress_predict_S13.npz"
 
@@ -37,81 +35,83 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     p = sub.add_parser(
         "demo",
-        help="replay the bundled recording through the live path and print each hop",
-        description="Replay the bundled E4 excerpt (Stress-Predict S13) through the streaming "
-        "DSP as 1 s chunks and print, every hop, what the 60 s window holds against the true "
-        "label. The model stage arrives with the bundled model.",
+        help="replay the bundled recording through the bundled model, live",
+        description="Replay the bundled E4 excerpt (Stress-Predict S13, held out of the default "
+        "model's training) through the live monitor and the bundled int8 model, print every "
+        "prediction against the true label and a final accuracy line.",
     )
+    p.add_argument("--model", default="default", help="model bundle (default: the bundled one)")
     p.add_argument(
         "--speed",
         type=float,
         default=0.0,
         help="replay speed as a multiple of real time (0: as fast as possible)",
     )
-    p.add_argument("--hop", type=float, default=30.0, help="seconds between printed hops")
-    p.add_argument("--window", type=float, default=60.0, help="window length in seconds")
+    p.add_argument("--hop", type=float, help="seconds between predictions (default: the model's)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay the excerpt and print one line per hop."""
+    """Replay and print."""
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
     rec = load_excerpt()
-    pp = Preprocessor(E4_CONFIG)
-    rate = pp.rate
-    win = int(args.window * rate)
-    buf = np.full((win, pp.n_channels), np.nan)
-    filled = 0
-    t0 = rec.start_time
-    n_sec = int(rec.duration)
-    next_hop = t0 + args.window
-    wall0 = time.perf_counter()
+    mon = Monitor(args.model, hop_s=args.hop)
+    meta = mon.predictor.metadata
+    cal = meta["calibration"]
     print(
-        f"affectstream demo: {rec.meta.get('excerpt_of', rec.source)}; "
-        f"DSP {', '.join(pp.channel_names)} at {rate:g} Hz, window {args.window:g} s, "
-        f"hop {args.hop:g} s (model stage: not bundled yet)"
+        f"affectstream demo: {rec.meta.get('excerpt_of', rec.source)} through "
+        f"{mon.predictor.model_id} ({', '.join(mon.predictor.classes)}); window "
+        f"{meta['window_s']:g} s, hop {args.hop or meta['default_hop_s']:g} s"
+        + (
+            f"; the first {cal['baseline_s']:g} s calibrate to this person"
+            if cal["kind"] == "baseline"
+            else ""
+        )
     )
-    print(f"{'t (s)':>7}  {'true label':<11}{'HR bpm':>7}{'EDA uS':>8}{'TEMP C':>8}  quality")
-    bvp = rec.signals["bvp"]
-    for s in range(n_sec):
-        chunks = {}
-        for name in pp.modalities:
-            sig = rec.signals[name]
-            a, b = int(s * sig.fs), int((s + 1) * sig.fs)
-            chunks[name] = sig.data[a:b]
-        starts = {n: rec.signals[n].start_time for n in pp.modalities} if s == 0 else None
-        frames = pp.push_many(chunks, start_times=starts)
-        m = len(frames)
-        if m:
-            if m >= win:
-                buf[:] = frames.x[-win:]
-            else:
-                buf[:-m] = buf[m:]
-                buf[-m:] = frames.x
-            filled = min(win, filled + m)
-        t_end = t0 + s + 1
-        if args.speed > 0:
-            lag = (s + 1) / args.speed - (time.perf_counter() - wall0)
-            if lag > 0:
-                time.sleep(lag)
-        if t_end >= next_hop and filled == win:
-            next_hop += args.hop
-            a = int((t_end - args.window - bvp.start_time) * bvp.fs)
-            raw = bvp.data[max(a, 0) : int((t_end - bvp.start_time) * bvp.fs), 0]
-            _, ibi = beat_intervals(detect_pulse_peaks(raw, bvp.fs), bvp.fs)
-            hr = 60.0 / np.median(ibi) if ibi.size else float("nan")
-            missing = float(np.isnan(buf).any(axis=1).mean())
-            label = rec.label_covering(t_end - args.window, t_end) or "(mixed)"
-            eda = float(np.nanmean(buf[:, pp.channel_names.index("eda")]))
-            temp = float(np.nanmean(buf[:, pp.channel_names.index("temp")]))
-            print(
-                f"{t_end - t0:>7.0f}  {label:<11}{hr:>7.1f}{eda:>8.3f}{temp:>8.2f}  "
-                f"{100 * (1 - missing):.0f}% present",
-                flush=True,
-            )
-    wall = time.perf_counter() - wall0
     print(
-        f"replayed {n_sec} s of recording in {wall:.2f} s ({n_sec / max(wall, 1e-9):.0f}x real "
-        "time); accuracy: no model bundled yet",
-        file=sys.stdout,
+        f"{'t (s)':>7}  {'true':<11}{'predicted':<11}{'p(' + mon.predictor.classes[-1] + ')':>10}"
+        f"  quality  latency"
+    )
+    hits = total = abstained = 0
+    wall0 = time.perf_counter()
+    t_start = rec.start_time
+    device = rec.subject or "demo"
+    for ch in replay_chunks(rec, mon.modalities, chunk_s=1.0):
+        if args.speed > 0:
+            lag = ch.t_end / args.speed - (time.perf_counter() - wall0)
+            if lag > 0:
+                await asyncio.sleep(lag)
+        for r in mon.push(device, ch.modality, ch.samples, start_time=ch.start_time):
+            true = rec.label_covering(r["t"] - meta["window_s"], r["t"])
+            shown = _row(r, true, t_start, mon.predictor.classes[-1])
+            if r["label"] is None:
+                abstained += 1
+            elif true is not None:
+                total += 1
+                hits += r["label"] == true
+            print(shown, flush=True)
+    wall = time.perf_counter() - wall0
+    acc = f"{hits}/{total} = {hits / total:.1%}" if total else "no labelled window"
+    print(
+        f"accuracy on windows with one true label: {acc}; {abstained} abstained; "
+        f"{rec.duration:.0f} s replayed in {wall:.2f} s ({rec.duration / max(wall, 1e-9):.0f}x "
+        "real time)"
     )
     return 0
+
+
+def _row(r: dict[str, Any], true: str | None, t0: float, positive: str) -> str:
+    t = r["t"] - t0
+    if r["label"] is None:
+        return (
+            f"{t:>7.0f}  {true or '(mixed)':<11}{'-':<11}{'':>10}  {r['quality']:.2f}     "
+            f"abstain: {r.get('reason')}"
+        )
+    mark = "" if true is None else ("  ok" if r["label"] == true else "  MISS")
+    return (
+        f"{t:>7.0f}  {true or '(mixed)':<11}{r['label']:<11}{r['probs'][positive]:>10.2f}  "
+        f"{r['quality']:.2f}     {r['latency_ms']:.2f} ms{mark}"
+    )

@@ -21,11 +21,12 @@ def add_recording_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-column", metavar="NAME", help="name of the label column")
     g.add_argument("--subject-column", metavar="NAME", help="long CSV: name of the subject column")
     g.add_argument("--subjects", nargs="+", metavar="ID", help="only these subjects")
+    g.add_argument("--exclude-subjects", nargs="+", metavar="ID", help="leave these subjects out")
 
 
 def load_from_args(path: str, args: argparse.Namespace) -> list[Recording]:
     """Load recordings at ``path`` with the options of :func:`add_recording_args`."""
-    return load_recordings(
+    recs = load_recordings(
         path,
         fmt=args.format,
         record_length=args.record_length,
@@ -34,3 +35,5 @@ def load_from_args(path: str, args: argparse.Namespace) -> list[Recording]:
         subject_column=args.subject_column,
         subjects=args.subjects,
     )
+    excluded = set(args.exclude_subjects or [])
+    return [r for r in recs if (r.subject or r.name) not in excluded]

@@ -53,7 +53,15 @@ def build_config(args: argparse.Namespace):
     if args.max_subjects:
         base["max_subjects"] = args.max_subjects
     data = dict(base.get("data") or {})
-    for key in ("format", "record_length", "fs", "label_column", "subject_column", "subjects"):
+    for key in (
+        "format",
+        "record_length",
+        "fs",
+        "label_column",
+        "subject_column",
+        "subjects",
+        "exclude_subjects",
+    ):
         val = getattr(args, key)
         if val is not None:
             data[key] = val

@@ -1,0 +1,204 @@
+"""``affectstream export``: a trained CNN and its preprocessing into one int8 bundle.
+
+Training side (needs the ``train`` extra). The full-integer conversion is calibrated on real
+training windows; the float TFLite is written beside the bundle for comparison, and the int8
+model is checked against it on every labelled window of the training data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectstream import __version__
+from affectstream.data import load_recordings
+from affectstream.model.bundle import read_bundle, sha256, write_bundle
+from affectstream.model.calibrated import calibrated_inputs
+from affectstream.model.metrics import balanced_accuracy
+from affectstream.model.predictor import Predictor
+from affectstream.model.windows import make_windows
+
+
+def convert(model: Any, representative: np.ndarray, int8: bool) -> bytes:
+    """TFLite bytes of a Keras model; full-integer int8 when ``int8``."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+
+        def rep():
+            for w in representative:
+                yield [w[None].astype(np.float32)]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def _windows_for_check(meta: dict[str, Any]):
+    d = meta.get("data_options", {})
+    recs = [
+        r
+        for r in load_recordings(
+            meta["data"],
+            fmt=d.get("format"),
+            record_length=d.get("record_length"),
+            fs=d.get("fs"),
+            label_column=d.get("label_column"),
+            subject_column=d.get("subject_column"),
+            subjects=d.get("subjects"),
+        )
+        if r.labels
+    ]
+    excluded = set(d.get("exclude_subjects") or [])
+    recs = [r for r in recs if (r.subject or r.name) not in excluded]
+    keep = set(meta["trained_on_subjects"])
+    recs = [r for r in recs if (r.subject or r.name) in keep] or recs
+    return make_windows(
+        recs,
+        meta["preprocess"],
+        window_s=meta["window_s"],
+        hop_s=meta["hop_s"],
+        baseline_s=float(meta["calibration"].get("baseline_s", 300.0)),
+        classes=meta["classes"],
+    )
+
+
+def export_bundle(
+    train_dir: str | Path, out: str | Path, *, check: bool = True, progress: Any = print
+) -> dict[str, Any]:
+    """Write the int8 bundle ``out`` and ``out`` with ``.float.tflite``; return a summary."""
+    from affectstream.model.cnn import load_keras
+
+    keras = load_keras()
+    src = Path(train_dir)
+    for name in ("cnn.keras", "model_meta.json", "representative.npy"):
+        if not (src / name).is_file():
+            raise FileNotFoundError(
+                f"{src / name} is missing: export takes the folder `affectstream train` wrote "
+                "with the CNN among its models"
+            )
+    meta = json.loads((src / "model_meta.json").read_text())
+    model = keras.models.load_model(src / "cnn.keras")
+    rep = np.load(src / "representative.npy")
+    say = progress or (lambda _m: None)
+    say(f"converting {src / 'cnn.keras'} to int8 with {len(rep)} representative windows")
+    int8 = convert(model, rep, int8=True)
+    flt = convert(model, rep, int8=False)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    float_path = out.with_suffix(".float.tflite")
+    float_path.write_bytes(flt)
+    report = {}
+    rp = src / "report.json"
+    if rp.is_file():
+        r = json.loads(rp.read_text())
+        report = {
+            "cv": {
+                m: {"balanced_accuracy": v["balanced_accuracy"], "macro_f1": v["macro_f1"]}
+                for m, v in r["models"].items()
+            },
+            "split": r["split"],
+            "n_subjects": r["dataset"]["n_subjects"],
+            "n_windows": r["dataset"]["n_windows"],
+            "chance_level": r["chance_level"],
+            "best_model": r["best_model"],
+        }
+    n_frames = int(round(meta["window_s"] * meta["preprocess"]["model_rate"]))
+    metadata = {
+        "model_id": f"affectstream-cnn-{sha256(int8)[:10]}",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "affectstream_version": __version__,
+        "classes": meta["classes"],
+        "channels": meta["channels"],
+        "modalities": [m["name"] for m in meta["preprocess"]["modalities"]],
+        "model_rate": meta["preprocess"]["model_rate"],
+        "window_s": meta["window_s"],
+        "window_frames": n_frames,
+        "default_hop_s": meta["hop_s"],
+        "preprocess": meta["preprocess"],
+        "calibration": meta["calibration"],
+        "quantization": {},
+        "training": {
+            "subjects": meta["trained_on_subjects"],
+            "data": meta.get("data"),
+            "report": report,
+            "epochs": meta.get("epochs_trained"),
+        },
+        "sha256": "",
+    }
+    write_bundle(out, metadata, int8)
+    pred = Predictor(out)
+    d = pred.describe()
+    metadata["quantization"] = {
+        "input": {
+            "dtype": d["input"]["dtype"],
+            "scale": d["input"]["scale"],
+            "zero_point": d["input"]["zero_point"],
+        },
+        "output": {
+            "dtype": d["output"]["dtype"],
+            "scale": d["output"]["scale"],
+            "zero_point": d["output"]["zero_point"],
+        },
+        "representative_windows": int(len(rep)),
+    }
+    summary: dict[str, Any] = {
+        "bundle": str(out),
+        "bundle_bytes": 0,
+        "float_tflite": str(float_path),
+        "float_bytes": len(flt),
+    }
+    if check and meta.get("data"):
+        say("checking int8 against float on the training data's labelled windows")
+        ws = _windows_for_check(meta)
+        cal = meta["calibration"]
+        x = calibrated_inputs(
+            ws,
+            np.arange(len(ws)),
+            cal,
+            np.asarray(cal["global_center"]),
+            np.asarray(cal["global_scale"]),
+        )
+        p_int8 = np.concatenate([pred.predict(x[i : i + 256]) for i in range(0, len(x), 256)])
+        p_float = _float_predict(flt, x)
+        k = len(ws.classes)
+        check_res = {
+            "n_windows": int(len(ws)),
+            "argmax_agreement": float(np.mean(p_int8.argmax(1) == p_float.argmax(1))),
+            "balanced_accuracy_float": balanced_accuracy(ws.y, p_float.argmax(1), k),
+            "balanced_accuracy_int8": balanced_accuracy(ws.y, p_int8.argmax(1), k),
+            "max_abs_prob_diff": float(np.max(np.abs(p_int8 - p_float))),
+            "note": "on the windows the exported model was trained on (its own figure there is "
+            "optimistic; the int8-float difference is what this checks)",
+        }
+        metadata["quantization"]["check"] = check_res
+        summary["check"] = check_res
+    write_bundle(out, metadata, int8)
+    read_bundle(out)  # what we wrote must read back
+    summary["bundle_bytes"] = out.stat().st_size
+    return summary
+
+
+def _float_predict(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    from affectstream.model.interpreter import make_interpreter
+
+    interp, _ = make_interpreter(model_bytes)
+    inp = interp.get_input_details()[0]["index"]
+    out = interp.get_output_details()[0]["index"]
+    res = []
+    for i in range(0, len(x), 256):
+        b = x[i : i + 256]
+        interp.resize_tensor_input(inp, list(b.shape))
+        interp.allocate_tensors()
+        interp.set_tensor(inp, b.astype(np.float32))
+        interp.invoke()
+        res.append(interp.get_tensor(out).copy())
+    return np.concatenate(res)

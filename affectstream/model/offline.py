@@ -1,0 +1,142 @@
+"""Running a bundle over recordings the way the live monitor does, in one batch.
+
+The live monitor and this module share the window schedule (:func:`window_ends`), the
+Preprocessor config and the calibration from the bundle, so their predictions for the same
+windows agree (to int8 rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from affectstream.data import Recording
+from affectstream.dsp.preprocessor import Preprocessor
+from affectstream.dsp.quality import window_quality
+from affectstream.model.predictor import Predictor
+
+#: Windows with more missing frames than this are abstained on.
+MAX_MISSING = 0.1
+
+
+def window_ends(n_frames: int, window: int, hop: int, first: int) -> np.ndarray:
+    """Exclusive end indices (in frames since the device's first frame) of the windows to predict.
+
+    Windows end at ``window + j * hop``; those ending before ``first`` (the calibration
+    baseline) are skipped.
+    """
+    ends = np.arange(window, n_frames + 1, hop)
+    return ends[ends >= first]
+
+
+def baseline_frames(predictor: Predictor) -> int:
+    """Frames the calibration needs before the first prediction (0 without a baseline)."""
+    rule = predictor.calibration_rule
+    if rule["kind"] == "baseline":
+        return int(round(float(rule["baseline_s"]) * predictor.rate))
+    return 0
+
+
+@dataclass
+class RecordingPredictions:
+    """Predictions for one recording's windows.
+
+    Attributes
+    ----------
+    t_end
+        Window end times in seconds (absolute clock), shape ``(n,)``.
+    probs
+        Class probabilities, shape ``(n, n_classes)``; NaN rows for abstentions.
+    quality
+        Window quality in [0, 1], shape ``(n,)``.
+    reasons
+        None where predicted, else why not.
+    true
+        True label of each window where one label covers it whole, else None.
+    """
+
+    recording: Recording
+    t_end: np.ndarray
+    probs: np.ndarray
+    quality: np.ndarray
+    reasons: list[str | None]
+    true: list[str | None]
+
+
+def predict_recording(
+    predictor: Predictor,
+    rec: Recording,
+    hop_s: float | None = None,
+    max_missing: float = MAX_MISSING,
+) -> RecordingPredictions:
+    """Predict every window of ``rec`` on the live monitor's schedule."""
+    meta = predictor.metadata
+    pp = Preprocessor(meta["preprocess"])
+    predictor.check_channels(pp.channel_names)
+    frames = pp.process_recording(rec)
+    n_win = predictor.window_frames
+    hop = int(round((hop_s or float(meta["default_hop_s"])) * predictor.rate))
+    nb = baseline_frames(predictor)
+    rule = predictor.calibration_rule
+    if rule["kind"] == "baseline" and len(frames) >= nb:
+        base = frames.x[:nb]
+        std = np.nanstd(base, axis=0)
+        cal = predictor.calibration((np.nanmean(base, axis=0), np.where(std > 0, std, 1.0)))
+    elif rule["kind"] == "subject" and len(frames):
+        std = np.nanstd(frames.x, axis=0)
+        cal = predictor.calibration((np.nanmean(frames.x, axis=0), np.where(std > 0, std, 1.0)))
+    else:
+        cal = predictor.calibration(None) if rule["kind"] == "none" else None
+    ends = window_ends(len(frames), n_win, hop, max(nb, n_win))
+    probs = np.full((ends.size, len(predictor.classes)), np.nan)
+    reasons: list[str | None] = [None] * ends.size
+    quality = np.zeros(ends.size)
+    true: list[str | None] = []
+    batch, rows = [], []
+    for i, e in enumerate(ends):
+        w = frames.x[e - n_win : e]
+        t0, t1 = frames.k[e - n_win] / frames.rate, (frames.k[e - 1] + 1) / frames.rate
+        true.append(rec.label_covering(t0, t1))
+        quality[i], why = window_quality(w, pp.channel_names, frames.rate, max_missing)
+        if cal is None:
+            reasons[i] = "calibrating"
+        elif why is not None:
+            reasons[i] = why
+        else:
+            batch.append(cal.apply(w))
+            rows.append(i)
+    if batch:
+        x = np.stack(batch).astype(np.float32)
+        out = np.concatenate([predictor.predict(x[j : j + 64]) for j in range(0, len(x), 64)])
+        probs[rows] = out
+    t_end = np.array([(frames.k[e - 1] + 1) / frames.rate for e in ends])
+    return RecordingPredictions(rec, t_end, probs, quality, reasons, true)
+
+
+def evaluate_predictions(preds: list[RecordingPredictions], classes: list[str]) -> dict[str, Any]:
+    """Scores over every predicted window that has a true label."""
+    from affectstream.model.metrics import summarize
+
+    y, p, subj = [], [], []
+    abstained = 0
+    for rp in preds:
+        for i, lab in enumerate(rp.true):
+            if rp.reasons[i] is not None:
+                abstained += 1
+                continue
+            if lab is None or lab not in classes:
+                continue
+            y.append(classes.index(lab))
+            p.append(int(np.argmax(rp.probs[i])))
+            subj.append(rp.recording.subject or rp.recording.name)
+    if not y:
+        raise ValueError(
+            "no labelled window was predicted: are the labels among the model's "
+            f"classes {classes}, and the recordings long enough?"
+        )
+    s = summarize(np.array(y), np.array(p), np.array(subj), classes)
+    s["n_windows"] = len(y)
+    s["abstained"] = abstained
+    return s

@@ -1,0 +1,152 @@
+"""The runtime predictor: a bundle's int8 model behind one ``predict`` call.
+
+Imports numpy and a TFLite runtime only: never TensorFlow (unless nothing else is installed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectstream.dsp.calibration import Calibration, check_rule, make_calibration
+from affectstream.model.bundle import Bundle, BundleError, read_bundle
+from affectstream.model.interpreter import make_interpreter
+
+
+class Predictor:
+    """Predict class probabilities for normalised windows with a bundle's int8 model.
+
+    Parameters
+    ----------
+    bundle
+        Path of a bundle, ``"default"`` for the packaged model, or a :class:`Bundle`.
+    num_threads
+        Interpreter threads.
+
+    Attributes
+    ----------
+    classes, channels, window_frames, model_id, metadata, runtime
+    """
+
+    def __init__(self, bundle: str | Path | Bundle = "default", num_threads: int = 1) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
+        meta = self.bundle.metadata
+        self.metadata = meta
+        self.classes: list[str] = list(meta["classes"])
+        self.channels: list[str] = list(meta["channels"])
+        self.window_frames = int(meta["window_frames"])
+        self.model_id: str = str(meta["model_id"])
+        self.rate = float(meta["model_rate"])
+        self.calibration_rule = check_rule(meta["calibration"])
+        try:
+            self._interp, self.runtime = make_interpreter(self.bundle.model_bytes, num_threads)
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(
+                f"{self.bundle.path}: the TFLite model does not load ({exc})"
+            ) from exc
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        self._in_idx, self._out_idx = inp["index"], out["index"]
+        self._in_dtype, self._out_dtype = inp["dtype"], out["dtype"]
+        self._in_q = inp["quantization"]
+        self._out_q = out["quantization"]
+        shape = tuple(int(s) for s in inp["shape"][1:])
+        if shape != (self.window_frames, len(self.channels)):
+            raise BundleError(
+                f"{self.bundle.path}: model input {shape} does not match the metadata's window "
+                f"({self.window_frames}, {len(self.channels)}); re-export the model"
+            )
+        self._batch = 1
+
+    def check_channels(self, available: Sequence[str]) -> None:
+        """Raise when the stream lacks a channel the model needs."""
+        missing = [c for c in self.channels if c not in available]
+        if missing:
+            raise BundleError(
+                f"model {self.model_id} needs channel(s) {missing} which the stream does not "
+                f"have (it has {list(available)}); connect those sensors or use another model"
+            )
+
+    def calibration(self, person: tuple[np.ndarray, np.ndarray] | None = None) -> Calibration:
+        """The input normalisation for a person (``person``: baseline mean and std)."""
+        rule = self.calibration_rule
+        return make_calibration(
+            rule,
+            self.channels,
+            np.asarray(rule["global_center"]),
+            np.asarray(rule["global_scale"]),
+            person,
+        )
+
+    def _resize(self, n: int) -> None:
+        if n != self._batch:
+            self._interp.resize_tensor_input(
+                self._in_idx, [n, self.window_frames, len(self.channels)]
+            )
+            self._interp.allocate_tensors()
+            self._batch = n
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities for normalised windows.
+
+        Parameters
+        ----------
+        windows
+            Shape ``(n, window_frames, n_channels)`` or one window ``(window_frames,
+            n_channels)``, already normalised by :meth:`calibration`.
+
+        Returns
+        -------
+        Shape ``(n, n_classes)`` (or ``(n_classes,)`` for one window), float32, rows sum to ~1.
+        """
+        x = np.asarray(windows, dtype=np.float32)
+        single = x.ndim == 2
+        if single:
+            x = x[None]
+        if x.ndim != 3 or x.shape[1:] != (self.window_frames, len(self.channels)):
+            raise ValueError(
+                f"windows have shape {np.shape(windows)}; model {self.model_id} takes "
+                f"(n, {self.window_frames}, {len(self.channels)}) for channels {self.channels}"
+            )
+        self._resize(x.shape[0])
+        if self._in_dtype == np.int8:
+            scale, zero = self._in_q
+            q = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+            self._interp.set_tensor(self._in_idx, q)
+        else:
+            self._interp.set_tensor(self._in_idx, x)
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._out_idx)
+        if self._out_dtype == np.int8:
+            scale, zero = self._out_q
+            y = (y.astype(np.float32) - zero) * scale
+        return y[0] if single else y
+
+    def describe(self) -> dict[str, Any]:
+        """Tensor types, shapes, quantization and operators of the loaded model."""
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        ops: list[str] = []
+        try:
+            ops = sorted({d["op_name"] for d in self._interp._get_ops_details()})
+        except Exception:  # pragma: no cover - runtime without the private helper
+            pass
+
+        def tensor(d: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "name": d["name"],
+                "dtype": np.dtype(d["dtype"]).name,
+                "shape": [int(s) for s in d["shape"]],
+                "scale": float(d["quantization"][0]),
+                "zero_point": int(d["quantization"][1]),
+            }
+
+        return {
+            "runtime": self.runtime,
+            "input": tensor(inp),
+            "output": tensor(out),
+            "operators": ops,
+        }

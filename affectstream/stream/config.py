@@ -1,0 +1,227 @@
+"""The daemon's TOML configuration: defaults for everything, errors that name the key.
+
+Minimal working file::
+
+    [broker]
+    host = "127.0.0.1"
+    port = 1883
+
+    [[source]]
+    kind = "mqtt"
+
+    [[sink]]
+    kind = "mqtt"
+
+Credentials are given by reference only: ``username_env``/``password_env`` (environment
+variables) or ``password_file``; a literal ``password`` key is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SOURCE_KINDS = ("mqtt", "lsl", "replay")
+SINK_KINDS = ("mqtt", "jsonl", "lsl")
+LSL_TYPES = ("ECG", "EDA", "GSR", "TEMP", "BVP", "PPG")
+
+
+class ConfigError(ValueError):
+    """A configuration the daemon cannot run with; the message names the key."""
+
+
+@dataclass
+class BrokerConfig:
+    """Where the MQTT broker is and how to log in."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = ""
+    username_env: str = ""
+    password_env: str = ""
+    password_file: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    keepalive_s: int = 30
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """Username and password, read from the environment or a file now."""
+        user = os.environ.get(self.username_env) if self.username_env else None
+        if self.username_env and user is None:
+            raise ConfigError(
+                f"broker.username_env: environment variable {self.username_env} is not set"
+            )
+        pw = None
+        if self.password_env:
+            pw = os.environ.get(self.password_env)
+            if pw is None:
+                raise ConfigError(
+                    f"broker.password_env: environment variable {self.password_env} is not set"
+                )
+        elif self.password_file:
+            try:
+                pw = Path(self.password_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"broker.password_file: cannot read {self.password_file} ({exc.strerror})"
+                ) from None
+        return user, pw
+
+
+@dataclass
+class DaemonConfig:
+    """Everything ``affectstream run`` needs."""
+
+    model: str = "default"
+    hop_s: float | None = None
+    log_interval_s: float = 30.0
+    queue_size: int = 10_000
+    max_missing: float = 0.1
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    sinks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def needs_broker(self) -> bool:
+        """True when a source or sink speaks MQTT."""
+        return any(s["kind"] == "mqtt" for s in self.sources + self.sinks)
+
+
+def _typed(section: str, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if (
+        isinstance(value, bool)
+        and kind is not bool
+        and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
+        raise ConfigError(
+            f"{section}{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}"
+        )
+    if not isinstance(value, kind):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ConfigError(f"{section}{key}: expected {name}, got {value!r}")
+    return value
+
+
+def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonConfig:
+    """Validate a parsed TOML document into a :class:`DaemonConfig`."""
+    doc = dict(doc)
+    top = {
+        "model": str,
+        "hop_s": (int, float),
+        "log_interval_s": (int, float),
+        "queue_size": int,
+        "max_missing": (int, float),
+    }
+    cfg = DaemonConfig()
+    for key in list(doc):
+        if key in top:
+            setattr(cfg, key, _typed("", key, doc.pop(key), top[key]))
+    if cfg.hop_s is not None and cfg.hop_s <= 0:
+        raise ConfigError(f"hop_s: must be a positive number of seconds; got {cfg.hop_s}")
+    if "broker" in doc:
+        b = doc.pop("broker")
+        if not isinstance(b, dict):
+            raise ConfigError("broker: must be a table [broker]")
+        if "password" in b or "username" in b:
+            raise ConfigError(
+                "broker.password / broker.username: credentials never go in the "
+                "config; use username_env/password_env or password_file"
+            )
+        fields_ = BrokerConfig.__dataclass_fields__
+        for k, v in b.items():
+            if k not in fields_:
+                raise ConfigError(f"broker.{k}: unknown key; known: {', '.join(fields_)}")
+            want = {"int": int, "str": str, "bool": bool}[fields_[k].type]
+            setattr(cfg.broker, k, _typed("broker.", k, v, want))
+        if not 0 < cfg.broker.port < 65536:
+            raise ConfigError(f"broker.port: {cfg.broker.port} is not a TCP port")
+    for section, kinds, target in (
+        ("source", SOURCE_KINDS, cfg.sources),
+        ("sink", SINK_KINDS, cfg.sinks),
+    ):
+        items = doc.pop(section, [])
+        if not isinstance(items, list):
+            raise ConfigError(f"{section}: write it as [[{section}]] tables")
+        for i, item in enumerate(items):
+            where = f"{section}[{i}]"
+            kind = item.get("kind")
+            if kind not in kinds:
+                raise ConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(kinds)}")
+            target.append(_check_item(where, dict(item), base_dir))
+    if doc:
+        raise ConfigError(
+            f"{', '.join(sorted(doc))}: unknown key(s); known: model, hop_s, "
+            "log_interval_s, queue_size, max_missing, [broker], [[source]], [[sink]]"
+        )
+    if not cfg.sources:
+        raise ConfigError("source: the daemon needs at least one [[source]]")
+    if not cfg.sinks:
+        cfg.sinks.append({"kind": "jsonl", "path": "-"})
+    return cfg
+
+
+def _check_item(where: str, item: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    kind = item["kind"]
+    allowed = {"kind"}
+    if where.startswith("source"):
+        if kind == "mqtt":
+            allowed |= {"topic"}
+            item.setdefault("topic", "affectstream/+/raw/+")
+        elif kind == "lsl":
+            allowed |= {"types", "names", "source_ids", "max_buflen_s"}
+            types = item.setdefault("types", list(LSL_TYPES))
+            bad = [t for t in types if t.upper() not in LSL_TYPES]
+            if bad:
+                raise ConfigError(f"{where}.types: {bad} not among {', '.join(LSL_TYPES)}")
+        elif kind == "replay":
+            allowed |= {"path", "speed", "device"}
+            if "path" not in item:
+                raise ConfigError(f"{where}.path: a replay source needs the recording's path")
+            p = Path(item["path"])
+            if base_dir is not None and not p.is_absolute():
+                p = base_dir / p
+            if not p.exists():
+                raise ConfigError(f"{where}.path: {p} does not exist")
+            item["path"] = str(p)
+            speed = item.setdefault("speed", 1.0)
+            if not isinstance(speed, int | float) or speed < 0:
+                raise ConfigError(
+                    f"{where}.speed: a multiple of real time >= 0 (0: as fast as "
+                    f"possible); got {speed!r}"
+                )
+    else:
+        if kind == "mqtt":
+            allowed |= {"qos"}
+            if item.setdefault("qos", 1) not in (0, 1, 2):
+                raise ConfigError(f"{where}.qos: must be 0, 1 or 2")
+        elif kind == "jsonl":
+            allowed |= {"path"}
+            item.setdefault("path", "-")
+        elif kind == "lsl":
+            allowed |= {"name"}
+            item.setdefault("name", "affectstream")
+    extra = set(item) - allowed
+    if extra:
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(extra)} for kind {kind!r}; known: "
+            f"{', '.join(sorted(allowed))}"
+        )
+    return item
+
+
+def load_config(path: str | Path) -> DaemonConfig:
+    """Read and validate a TOML config file."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    return parse_config(doc, p.parent)

@@ -1,0 +1,163 @@
+"""Lab Streaming Layer ingest: resolve streams by type, group them into devices, pull chunks.
+
+A device is the ``device`` value in a stream's description, else the part of its source_id
+before the last ``/``, else its hostname. Streams are resolved again every few seconds, so a
+device that appears later, or an outlet that vanished and came back, is picked up. Inlets are
+created with a bounded buffer (``max_buflen_s``) and their lag (how far the newest sample pulled
+is behind the local clock) is measured, so the monitor never falls minutes behind silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from affectstream.stream.daemon import ChunkEvent, Daemon
+
+log = logging.getLogger("affectstream.lsl")
+
+#: LSL stream type -> modality.
+TYPE_MODALITY = {
+    "ECG": "ecg",
+    "EDA": "eda",
+    "GSR": "eda",
+    "TEMP": "temp",
+    "BVP": "bvp",
+    "PPG": "bvp",
+    "RESP": "resp",
+}
+
+
+def device_of(info: Any) -> str:
+    """The device id a stream belongs to."""
+    dev = info.desc().child_value("device")
+    if dev:
+        return dev
+    sid = info.source_id()
+    if sid and "/" in sid:
+        return sid.rsplit("/", 1)[0]
+    return sid or info.hostname()
+
+
+class _Inlet:
+    def __init__(self, info: Any, max_buflen_s: int) -> None:
+        import pylsl
+
+        self.info = info
+        self.uid = info.uid()
+        self.key = (device_of(info), info.source_id() or info.name(), info.type())
+        self.device = self.key[0]
+        self.modality = TYPE_MODALITY[info.type().upper()]
+        self.fs = info.nominal_srate()
+        self.n_ch = info.channel_count()
+        self.inlet = pylsl.StreamInlet(info, max_buflen=max_buflen_s, recover=True)
+        self.inlet.open_stream(timeout=5.0)
+        self.buf = np.empty((max(1024, int(self.fs * 4)), self.n_ch))
+        self.ts = np.empty(self.buf.shape[0])
+        self.correction = 0.0
+        self.expected: float | None = None
+        self.last_pull = time.monotonic()
+        self.lag_s = 0.0
+
+
+class LslSource:
+    """Feeds a :class:`Daemon` from every LSL stream of the configured types."""
+
+    def __init__(
+        self,
+        daemon: Daemon,
+        types: list[str],
+        max_buflen_s: int = 30,
+        resolve_every_s: float = 2.0,
+        poll_s: float = 0.02,
+    ) -> None:
+        self.daemon = daemon
+        self.types = [t.upper() for t in types]
+        self.max_buflen_s = max_buflen_s
+        self.resolve_every_s = resolve_every_s
+        self.poll_s = poll_s
+        self.inlets: dict[tuple[str, str, str], _Inlet] = {}
+
+    def _resolve(self) -> list[Any]:
+        import pylsl
+
+        found = []
+        for t in self.types:
+            found += pylsl.resolve_byprop("type", t, minimum=0, timeout=0.5)
+        return found
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Resolve, pull and queue until ``stop``."""
+        import pylsl
+
+        next_resolve = 0.0
+        wanted = set(self.daemon.monitor.modalities)
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= next_resolve:
+                next_resolve = now + self.resolve_every_s
+                for info in await asyncio.to_thread(self._resolve):
+                    mod = TYPE_MODALITY.get(info.type().upper())
+                    if mod not in wanted:
+                        continue
+                    key = (device_of(info), info.source_id() or info.name(), info.type())
+                    old = self.inlets.get(key)
+                    if old is not None and old.uid == info.uid():
+                        continue
+                    try:
+                        inl = await asyncio.to_thread(_Inlet, info, self.max_buflen_s)
+                    except Exception as exc:  # noqa: BLE001 - a stream that will not open
+                        self.daemon._bad("lsl_open_errors", f"{info.name()}: {exc}")
+                        continue
+                    if old is not None:
+                        log.info("LSL stream %s came back (new uid)", info.name())
+                        self.daemon.counters["lsl_reconnects"] += 1
+                        old.inlet.close_stream()
+                    else:
+                        log.info(
+                            "LSL stream %s (%s, %g Hz) -> device %s",
+                            info.name(),
+                            info.type(),
+                            info.nominal_srate(),
+                            inl.device,
+                        )
+                    self.inlets[key] = inl
+            for inl in list(self.inlets.values()):
+                self._pull(inl, pylsl)
+            await asyncio.sleep(self.poll_s)
+
+    def _pull(self, inl: _Inlet, pylsl: Any) -> None:
+        try:
+            _, ts = inl.inlet.pull_chunk(
+                timeout=0.0, max_samples=inl.buf.shape[0], dest_obj=inl.buf
+            )
+        except pylsl.LostError:
+            return
+        n = len(ts)
+        if n == 0:
+            return
+        recv = time.perf_counter()
+        ts = np.asarray(ts, dtype=np.float64)
+        x = inl.buf[:n].copy()
+        corr = inl.inlet.time_correction(timeout=0.0) if inl.expected is None else inl.correction
+        inl.correction = corr if abs(corr) > 1e-3 else 0.0  # same host: keep the sender's clock
+        t0 = float(ts[0]) + inl.correction
+        inl.lag_s = pylsl.local_clock() - float(ts[-1]) - inl.correction
+        start = None
+        if inl.fs > 0:
+            # regular stream: count samples; re-anchor only when the clock disagrees (gap)
+            if inl.expected is None or abs(t0 - inl.expected) > 2.0 / inl.fs:
+                start = t0
+            inl.expected = (start if start is not None else inl.expected) + n / inl.fs
+            self.daemon.counters["samples_in"] += n
+            self.daemon.offer(ChunkEvent(inl.device, inl.modality, x, start, None, recv))
+        else:
+            inl.expected = t0
+            self.daemon.counters["samples_in"] += n
+            self.daemon.offer(
+                ChunkEvent(inl.device, inl.modality, x, None, ts + inl.correction, recv)
+            )

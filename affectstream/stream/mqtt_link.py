@@ -1,0 +1,159 @@
+"""One MQTT connection for the daemon: subscribe to raw samples, publish predictions,
+reconnect with back-off, and hold predictions in order while the broker is away."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from affectstream.stream.config import BrokerConfig
+
+log = logging.getLogger("affectstream.mqtt")
+
+#: Predictions held while the broker is unreachable (oldest dropped beyond this, counted).
+SPOOL_MAX = 100_000
+
+
+def tls_context(b: BrokerConfig) -> ssl.SSLContext | None:
+    """A verifying TLS context for the broker, or None without TLS."""
+    if not b.tls:
+        return None
+    ctx = ssl.create_default_context(cafile=b.ca_file or None)
+    if b.cert_file:
+        ctx.load_cert_chain(b.cert_file, b.key_file or None)
+    return ctx
+
+
+class MqttLink:
+    """Keeps a connection up; calls ``on_message(topic, payload)`` for every raw message.
+
+    Parameters
+    ----------
+    broker
+        Broker settings (credentials are read when connecting).
+    topics
+        Topic filters to subscribe to (QoS 1); empty for publish-only.
+    on_message
+        Called for each message, synchronously, in the link's task.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerConfig,
+        topics: list[str],
+        on_message: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.on_message = on_message
+        self.connected = asyncio.Event()
+        self._client: Any = None
+        self._spool: deque[tuple[str, bytes, int]] = deque()
+        self.counters = {
+            "connects": 0,
+            "disconnects": 0,
+            "published": 0,
+            "spooled": 0,
+            "spool_dropped": 0,
+            "received": 0,
+        }
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Publish now, or spool when the broker is away (delivered in order on reconnect)."""
+        import aiomqtt
+
+        if self._client is not None and not self._spool:
+            try:
+                await self._client.publish(topic, payload, qos=qos)
+                self.counters["published"] += 1
+                return
+            except aiomqtt.MqttError:
+                pass
+        if len(self._spool) >= SPOOL_MAX:
+            self._spool.popleft()
+            self.counters["spool_dropped"] += 1
+        self._spool.append((topic, payload, qos))
+        self.counters["spooled"] += 1
+
+    async def _drain_spool(self, client: Any) -> None:
+        while self._spool:
+            topic, payload, qos = self._spool[0]
+            await client.publish(topic, payload, qos=qos)
+            self._spool.popleft()
+            self.counters["published"] += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, subscribe, dispatch, and reconnect until ``stop`` is set."""
+        import aiomqtt
+
+        delay = 0.2
+        b = self.broker
+        while not stop.is_set():
+            user, pw = b.credentials()
+            try:
+                async with aiomqtt.Client(
+                    b.host,
+                    b.port,
+                    username=user,
+                    password=pw,
+                    identifier=b.client_id or None,
+                    tls_context=tls_context(b),
+                    keepalive=b.keepalive_s,
+                    timeout=5,
+                ) as client:
+                    self.counters["connects"] += 1
+                    log.info("connected to mqtt%s://%s:%d", "s" if b.tls else "", b.host, b.port)
+                    for t in self.topics:
+                        await client.subscribe(t, qos=1)
+                    await self._drain_spool(client)
+                    self._client = client
+                    self.connected.set()
+                    delay = 0.2
+                    await self._dispatch(client, stop)
+            except aiomqtt.MqttError as exc:
+                if stop.is_set():
+                    break
+                self.counters["disconnects"] += 1
+                log.warning("mqtt %s:%d: %s; retrying in %.1f s", b.host, b.port, exc, delay)
+            finally:
+                self._client = None
+                self.connected.clear()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 2.0)
+
+    async def _dispatch(self, client: Any, stop: asyncio.Event) -> None:
+        stopper = asyncio.create_task(stop.wait())
+        it = client.messages.__aiter__()
+        try:
+            while not stop.is_set():
+                nxt = asyncio.create_task(it.__anext__())
+                done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    break
+                msg = nxt.result()
+                self.counters["received"] += 1
+                if self.on_message is not None:
+                    payload = (
+                        msg.payload
+                        if isinstance(msg.payload, bytes | bytearray)
+                        else str(msg.payload).encode()
+                    )
+                    self.on_message(msg.topic.value, bytes(payload))
+        finally:
+            stopper.cancel()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is spooled if connected (bounded by ``timeout``)."""
+        if self._client is not None and self._spool:
+            try:
+                await asyncio.wait_for(self._drain_spool(self._client), timeout)
+            except (TimeoutError, Exception):  # noqa: BLE001 - shutting down: log, don't raise
+                log.warning("%d predictions still spooled at shutdown", len(self._spool))

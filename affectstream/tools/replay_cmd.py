@@ -1,0 +1,52 @@
+"""``affectstream replay``: publish a recording as a live device would."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from affectstream.stream.config import BrokerConfig
+from affectstream.tools.recording_args import add_recording_args, load_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``replay`` subcommand."""
+    p = sub.add_parser(
+        "replay",
+        help="publish a recording over LSL or MQTT, as a live device would",
+        description="Publish the recording at PATH as a live device: MQTT messages on "
+        "affectstream/<device>/raw/<modality>, or one LSL outlet per modality (type BVP, EDA, "
+        "...; source_id <device>/<modality>), at real time, N times faster, or as fast as "
+        "possible (--speed 0).",
+    )
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--to", choices=["lsl", "mqtt"], required=True)
+    p.add_argument("--speed", type=float, default=1.0, help="multiple of real time (0: no waits)")
+    p.add_argument("--device", help="device id (default: the subject or recording name)")
+    p.add_argument("--broker", default="127.0.0.1:1883", metavar="HOST:PORT")
+    p.add_argument("--modalities", nargs="+", help="only these modalities")
+    add_recording_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Publish every recording at PATH, one after another."""
+    from affectstream.stream.replay_publish import publish_lsl, publish_mqtt
+
+    host, _, port = args.broker.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--broker {args.broker!r}: write HOST:PORT, e.g. 127.0.0.1:1883")
+    broker = BrokerConfig(host=host, port=int(port))
+    for rec in load_from_args(args.path, args):
+        device = args.device or rec.subject or rec.name
+        mods = args.modalities or [m for m in rec.signals if m != "hr"]
+        if args.to == "mqtt":
+            n = asyncio.run(publish_mqtt(rec, broker, device, args.speed, mods))
+        else:
+            n = asyncio.run(publish_lsl(rec, device, args.speed, mods))
+        print(
+            f"replayed {rec.name} as {device}: {n} chunks of {', '.join(mods)} to {args.to}",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from affectstream.model.bundle import (
+    BundleError,
+    default_bundle_path,
+    read_bundle,
+    write_bundle,
+)
+from affectstream.model.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def default_predictor() -> Predictor:
+    return Predictor("default")
+
+
+def test_default_bundle_is_small_and_valid(default_predictor):
+    assert default_bundle_path().stat().st_size <= 64 * 1024
+    meta = default_predictor.metadata
+    assert meta["classes"] == ["non-stress", "stress"]
+    assert meta["channels"] == ["bvp", "eda", "temp"]
+    assert "S13" not in meta["training"]["subjects"]  # the demo's subject is held out
+    d = default_predictor.describe()
+    assert d["input"]["dtype"] == "int8" and d["output"]["dtype"] == "int8"
+
+
+def test_predict_single_and_batch_agree(default_predictor):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, default_predictor.window_frames, 3)).astype(np.float32)
+    batch = default_predictor.predict(x)
+    assert batch.shape == (5, 2)
+    assert np.allclose(batch.sum(1), 1.0, atol=0.02)
+    for i in range(5):
+        assert np.allclose(default_predictor.predict(x[i]), batch[i], atol=1e-6)
+
+
+def test_wrong_window_shape_is_refused(default_predictor):
+    with pytest.raises(ValueError, match="takes \\(n, 1920, 3\\)"):
+        default_predictor.predict(np.zeros((10, 3)))
+
+
+def test_missing_channel_is_named(default_predictor):
+    with pytest.raises(BundleError, match=r"needs channel\(s\) \['temp'\]"):
+        default_predictor.check_channels(["bvp", "eda"])
+
+
+def _copy_bundle(tmp_path, edit=None, model_edit=None):
+    src = read_bundle("default")
+    meta = dict(src.metadata)
+    model = src.model_bytes
+    if edit:
+        edit(meta)
+    if model_edit:
+        model = model_edit(model)
+    out = tmp_path / "b.afb"
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("metadata.json", json.dumps(meta))
+        z.writestr("model.tflite", model)
+    return out
+
+
+def test_tampered_model_fails_the_hash(tmp_path):
+    def flip(b: bytes) -> bytes:
+        arr = bytearray(b)
+        arr[len(arr) // 2] ^= 0xFF
+        return bytes(arr)
+
+    p = _copy_bundle(tmp_path, model_edit=flip)
+    with pytest.raises(BundleError, match="does not match the metadata"):
+        Predictor(p)
+
+
+def test_unknown_schema_version(tmp_path):
+    p = _copy_bundle(tmp_path, edit=lambda m: m.update(schema_version=99))
+    with pytest.raises(BundleError, match="schema version 99 is not supported"):
+        read_bundle(p)
+
+
+def test_truncated_and_foreign_files(tmp_path):
+    data = default_bundle_path().read_bytes()
+    cut = tmp_path / "cut.afb"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="damaged or truncated"):
+        read_bundle(cut)
+    other = tmp_path / "x.afb"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("hello.txt", "hi")
+    with pytest.raises(BundleError, match="not an affectstream bundle"):
+        read_bundle(other)
+    with pytest.raises(BundleError, match="no such model bundle"):
+        read_bundle(tmp_path / "nope.afb")
+
+
+def test_write_bundle_refuses_incomplete_metadata(tmp_path):
+    with pytest.raises(BundleError, match="lacks"):
+        write_bundle(tmp_path / "m.afb", {"classes": ["a"]}, b"x")
+
+
+def test_runtime_never_imports_tensorflow():
+    code = (
+        "import sys; import affectstream.model.predictor, affectstream.model.offline, "
+        "affectstream.stream, affectstream.dsp, affectstream.data; "
+        "from affectstream.model.predictor import Predictor; Predictor('default').predict("
+        "__import__('numpy').zeros((1920, 3), 'float32')); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from affectstream.model.predictor import Predictor
+from affectstream.stream.config import BrokerConfig, parse_config
+from affectstream.stream.daemon import Daemon
+from affectstream.stream.replay_publish import publish_mqtt
+from affectstream.stream.sinks import CallbackSink
+from tests.stream.parity import assert_parity, offline_by_time
+
+
+def make_daemon(broker, records, **top) -> Daemon:
+    cfg = parse_config(
+        {
+            **top,
+            "broker": {"host": "127.0.0.1", "port": broker.port},
+            "source": [{"kind": "mqtt"}],
+            "sink": [{"kind": "mqtt"}],
+        }
+    )
+    return Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+
+
+async def run_until(daemon: Daemon, cond, timeout: float = 60.0) -> None:
+    task = asyncio.create_task(daemon.run())
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    daemon.stop.set()
+    await asyncio.wait_for(task, 20)
+
+
+def test_mqtt_parity_three_devices_and_a_real_subscriber(broker, excerpt, tmp_path):
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 600)
+    pred = Predictor("default")
+    offline = offline_by_time(pred, rec)
+    sub_exe = shutil.which("mosquitto_sub")
+    if sub_exe is None:
+        pytest.skip("mosquitto_sub is not installed (apt-get install -y mosquitto-clients)")
+    sub = subprocess.Popen(
+        [
+            sub_exe,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(broker.port),
+            "-t",
+            "affectstream/+/emotion",
+            "-v",
+            "-q",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    records: list[dict] = []
+    daemon = make_daemon(broker, records)
+    devices = ["wrist-a", "wrist-b", "wrist-c"]
+    expected = len(offline) * len(devices)
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon_connected(daemon), 10)
+        b = BrokerConfig(host="127.0.0.1", port=broker.port)
+        await asyncio.gather(
+            *(publish_mqtt(rec, b, d, speed=0, modalities=["bvp", "eda", "temp"]) for d in devices)
+        )
+        deadline = time.monotonic() + 60
+        while len(records) < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    time.sleep(0.5)
+    sub.terminate()
+    out, _ = sub.communicate(timeout=5)
+    assert len(records) == expected
+    for d in devices:
+        mine = [r for r in records if r["device"] == d]
+        assert_parity(mine, offline, pred.classes)
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert len(lines) == expected
+    for ln in lines:
+        topic, payload = ln.split(" ", 1)
+        doc = json.loads(payload)
+        assert topic == f"affectstream/{doc['device']}/emotion"
+        assert {"device", "t", "label", "probs", "quality", "model", "latency_ms"} <= set(doc)
+    assert daemon.counters["bad_payloads"] == 0
+
+
+async def daemon_connected(daemon: Daemon) -> None:
+    while daemon.mqtt is None:
+        await asyncio.sleep(0.01)
+    await daemon.mqtt.connected.wait()
+
+
+def test_bad_messages_are_counted_and_good_devices_still_answered(broker, excerpt):
+    import aiomqtt
+
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 420)
+    records: list[dict] = []
+    daemon = make_daemon(broker, records)
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon_connected(daemon), 10)
+        async with aiomqtt.Client("127.0.0.1", broker.port) as c:
+            await c.publish("affectstream/evil/raw/bvp", b"{not json", qos=1)
+            await c.publish("affectstream/evil/raw/bvp", b"[" * 10000, qos=1)
+            await c.publish(
+                "affectstream/evil/raw/eda",
+                b'{"t0":0,"fs":8,"channels":["eda"],"seq":0,"samples":[1,2]}',
+                qos=1,
+            )
+            await c.publish(
+                "affectstream/evil/raw/emg",
+                b'{"t0":0,"fs":8,"channels":["emg"],"seq":0,"samples":[1,2]}',
+                qos=1,
+            )
+        await publish_mqtt(
+            rec,
+            BrokerConfig(host="127.0.0.1", port=broker.port),
+            "good",
+            speed=0,
+            modalities=["bvp", "eda", "temp"],
+        )
+        deadline = time.monotonic() + 30
+        while not records and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    assert records and all(r["device"] == "good" for r in records)
+    assert daemon.counters["bad_payloads"] == 2
+    assert daemon.counters["wrong_rate"] == 1
+    assert daemon.counters["unknown_modality"] == 1
+
+
+def test_device_that_goes_quiet_and_comes_back(broker, excerpt):
+    rec = excerpt
+    a = rec.slice_time(rec.start_time, rec.start_time + 500)
+    b = rec.slice_time(rec.start_time + 620, rec.start_time + 1000)
+    records: list[dict] = []
+    daemon = make_daemon(broker, records)
+    bc = BrokerConfig(host="127.0.0.1", port=broker.port)
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon_connected(daemon), 10)
+        await publish_mqtt(a, bc, "flaky", speed=0, modalities=["bvp", "eda", "temp"])
+        await asyncio.sleep(0.3)
+        await publish_mqtt(b, bc, "flaky", speed=0, modalities=["bvp", "eda", "temp"])
+        deadline = time.monotonic() + 30
+        while (not records or records[-1]["t"] < b.end_time - 60) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    t_rel = [(r["t"] - rec.start_time, r["label"]) for r in records]
+    during = [lab for t, lab in t_rel if 500 < t <= 680]
+    after = [lab for t, lab in t_rel if t > 700]
+    assert during and all(lab is None for lab in during)  # the gap is abstained on
+    assert after and all(lab is not None for lab in after)  # and it predicts again after
+    assert daemon.counters["gaps"] == 0  # seq numbers restarted with the replay: not a gap
+
+
+def test_run_check_validates_configs(tmp_path):
+    good = tmp_path / "ok.toml"
+    good.write_text(
+        '[broker]\nhost = "127.0.0.1"\nport = 1883\n\n[[source]]\nkind = "mqtt"\n\n'
+        '[[sink]]\nkind = "mqtt"\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "affectstream", "run", "--config", str(good), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[broker]\nport = "x"\n[[source]]\nkind = "mqtt"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "affectstream", "run", "--config", str(bad), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "broker.port" in out.stderr
+    secret = tmp_path / "secret.toml"
+    secret.write_text('[broker]\npassword = "hunter2"\n[[source]]\nkind = "mqtt"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "affectstream", "run", "--config", str(secret), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "never go in the config" in out.stderr
+    assert "hunter2" not in out.stderr

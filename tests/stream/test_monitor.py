@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectstream.model.predictor import Predictor
+from affectstream.stream.monitor import Monitor
+from affectstream.stream.records import RECORD_KEYS
+from affectstream.stream.replay import replay_chunks
+from tests.stream.parity import assert_parity, offline_by_time
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor("default")
+
+
+def test_live_monitor_in_random_chunks_equals_offline(predictor, excerpt):
+    offline = offline_by_time(predictor, excerpt)
+    mon = Monitor(predictor)
+    rng = np.random.default_rng(3)
+    recs = []
+    for ch in replay_chunks(excerpt, mon.modalities, chunk_s=1.0):
+        x = ch.samples
+        cuts = (
+            np.sort(rng.choice(np.arange(1, len(x)), size=min(2, len(x) - 1), replace=False))
+            if len(x) > 2
+            else []
+        )
+        first = True
+        for part in np.split(x, cuts):
+            recs += mon.push("S13", ch.modality, part, start_time=ch.start_time if first else None)
+            first = False
+    assert len(recs) == len(offline)
+    n = assert_parity(recs, offline, predictor.classes)
+    assert n >= 30
+    for r in recs:
+        assert set(RECORD_KEYS) <= set(r)
+        assert r["device"] == "S13" and r["model"] == predictor.model_id
+
+
+def test_batched_inference_across_devices_gives_the_same_records(predictor, excerpt):
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 500)
+    single = Monitor(predictor)
+    batched = Monitor(predictor, batch=True)
+    a, b = [], []
+    for ch in replay_chunks(rec, single.modalities):
+        for dev in ("d1", "d2", "d3"):
+            a += single.push(dev, ch.modality, ch.samples, start_time=ch.start_time)
+            batched.push(dev, ch.modality, ch.samples, start_time=ch.start_time)
+        b += batched.flush()
+    key = lambda r: (r["device"], r["t"])  # noqa: E731
+    a, b = sorted(a, key=key), sorted(b, key=key)
+    assert [key(r) for r in a] == [key(r) for r in b] and len(a) >= 9
+    for x, y in zip(a, b, strict=True):
+        assert x["label"] == y["label"]
+        assert all(abs(x["probs"][c] - y["probs"][c]) < 1e-6 for c in x["probs"])
+
+
+def test_first_predictions_wait_for_the_baseline_and_gaps_abstain(predictor, excerpt):
+    mon = Monitor(predictor)
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 700)
+    out = []
+    for ch in replay_chunks(rec, mon.modalities):
+        rel = ch.start_time - rec.start_time
+        if 450 <= rel < 500 and ch.modality == "bvp":
+            continue  # the BVP sensor drops out for 50 s
+        out += mon.push("dev", ch.modality, ch.samples, start_time=ch.start_time)
+    base = predictor.calibration_rule["baseline_s"]
+    assert min(r["t"] for r in out) - rec.start_time >= base
+    gap = [r for r in out if 450 < r["t"] - rec.start_time <= 560]
+    assert gap and all(r["label"] is None and "missing" in r["reason"] for r in gap)
+    assert any(r["label"] is not None for r in out)
+
+
+def test_a_flat_sensor_abstains(predictor, excerpt):
+    mon = Monitor(predictor)
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 500)
+    out = []
+    for ch in replay_chunks(rec, mon.modalities):
+        x = ch.samples
+        if ch.modality == "bvp" and ch.start_time - rec.start_time >= 380:
+            x = np.zeros_like(x)  # sensor off the skin
+        out += mon.push("dev", ch.modality, x, start_time=ch.start_time)
+    late = [r for r in out if r["t"] - rec.start_time >= 450]
+    assert late and all(r["label"] is None and "flat line" in r["reason"] for r in late)
