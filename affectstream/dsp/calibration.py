@@ -24,6 +24,10 @@ import numpy as np
 
 KINDS = ("none", "baseline", "subject")
 
+#: Normalised values are clipped to +-CLIP (in units of the scale): artefacts cannot dominate a
+#: window, and the int8 input keeps a fine step (8 / 255 of a unit).
+CLIP = 4.0
+
 #: Modalities whose amplitude carries no meaning across people and is scaled per person.
 AMPLITUDE_MODALITIES = ("ecg", "bvp", "resp")
 
@@ -32,6 +36,9 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a calibration rule and fill defaults."""
     r = dict(rule)
     kind = r.setdefault("kind", "none")
+    clip = float(r.setdefault("clip", CLIP))
+    if not clip > 0:
+        raise ValueError(f"calibration clip must be a positive number of scale units; got {clip}")
     if kind not in KINDS:
         raise ValueError(f"calibration kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
     if kind == "baseline":
@@ -39,11 +46,6 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         if not b > 0:
             raise ValueError(f"calibration baseline_s must be a positive duration; got {b}")
     return r
-
-
-#: Normalised values are clipped to +-CLIP (in units of the scale): artefacts cannot dominate a
-#: window, and the int8 input keeps a fine step (16 / 255 of a unit).
-CLIP = 8.0
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,15 @@ def make_calibration(
     person
         :func:`person_stats` of this person's baseline; required unless the kind is ``none``.
     """
+    clip = float(rule.get("clip", CLIP))
     if rule["kind"] == "none":
-        return Calibration(np.asarray(global_center, float), np.asarray(global_scale, float))
+        return Calibration(np.asarray(global_center, float), np.asarray(global_scale, float), clip)
     if person is None:
         raise ValueError(f"{rule['kind']} calibration needs the person's baseline statistics")
     mean, std = person
     amp = _amplitude_mask(channel_names)
     scale = np.where(amp, std, global_scale)
-    return Calibration(np.asarray(mean, float), np.asarray(scale, float))
+    return Calibration(np.asarray(mean, float), np.asarray(scale, float), clip)
 
 
 def calibrate_features(features: np.ndarray, baseline_rows: np.ndarray) -> np.ndarray:

@@ -135,6 +135,9 @@ def signal_quality(x: np.ndarray, fs: float, modality: str) -> dict[str, float]:
     return out
 
 
+#: Frame-to-frame change below which a cardiac channel counts as flat (its unit: mV, a.u.).
+FLAT_TOLERANCE = {"ecg": 1e-4, "bvp": 1e-2}
+
 #: A window whose quality falls below this is abstained on.
 MIN_WINDOW_QUALITY = 0.5
 
@@ -168,9 +171,12 @@ def window_quality(
     for c, name in enumerate(channel_names):
         mod = name.split(":")[0]
         col = x[:, c]
-        flat = flatline_fraction(col[np.isfinite(col)], rate, min_duration_s=5.0)
-        if mod in ("ecg", "bvp") and flat > worst:
-            worst, why = flat, f"{name} flat line"
+        if mod in FLAT_TOLERANCE:
+            flat = flatline_fraction(
+                col[np.isfinite(col)], rate, min_duration_s=5.0, tolerance=FLAT_TOLERANCE[mod]
+            )
+            if flat > worst:
+                worst, why = flat, f"{name} flat line"
         if mod in PLAUSIBLE_RANGE:
             oor = out_of_range_fraction(col[np.isfinite(col)], mod)
             if oor > worst:

@@ -54,11 +54,17 @@ class _Inlet:
         self.modality = TYPE_MODALITY[info.type().upper()]
         self.fs = info.nominal_srate()
         self.n_ch = info.channel_count()
-        self.inlet = pylsl.StreamInlet(info, max_buflen=max_buflen_s, recover=True)
+        # recover=False: with recovery on, liblsl blocks a pull while it tries to reconnect to a
+        # vanished outlet; we drop the inlet on LostError and re-resolve instead
+        self.inlet = pylsl.StreamInlet(info, max_buflen=max_buflen_s, recover=False)
         self.inlet.open_stream(timeout=5.0)
         self.buf = np.empty((max(1024, int(self.fs * 4)), self.n_ch))
         self.ts = np.empty(self.buf.shape[0])
-        self.correction = 0.0
+        try:  # offset from the sender's clock to ours; negligible on one host
+            corr = float(self.inlet.time_correction(timeout=2.0))
+        except Exception:  # noqa: BLE001 - a timeout leaves the sender's clock as it is
+            corr = 0.0
+        self.correction = corr if abs(corr) > 1e-3 else 0.0
         self.expected: float | None = None
         self.last_pull = time.monotonic()
         self.lag_s = 0.0
@@ -127,24 +133,31 @@ class LslSource:
                         )
                     self.inlets[key] = inl
             for inl in list(self.inlets.values()):
-                self._pull(inl, pylsl)
+                try:
+                    while self._pull(inl, pylsl):
+                        pass
+                except pylsl.LostError:
+                    log.warning(
+                        "LSL stream %s (device %s) vanished; waiting for it to return",
+                        inl.info.name(),
+                        inl.device,
+                    )
+                    self.daemon.counters["lsl_lost"] += 1
+                    self.inlets.pop(inl.key, None)
+                except Exception as exc:  # noqa: BLE001 - one bad stream must not stop the rest
+                    log.exception("pull %s", inl.info.name())
+                    self.daemon._bad("lsl_pull_errors", f"{inl.info.name()}: {exc}")
             await asyncio.sleep(self.poll_s)
 
-    def _pull(self, inl: _Inlet, pylsl: Any) -> None:
-        try:
-            _, ts = inl.inlet.pull_chunk(
-                timeout=0.0, max_samples=inl.buf.shape[0], dest_obj=inl.buf
-            )
-        except pylsl.LostError:
-            return
+    def _pull(self, inl: _Inlet, pylsl: Any) -> bool:
+        """Pull what is there; True when the buffer came back full (more may wait)."""
+        _, ts = inl.inlet.pull_chunk(timeout=0.0, max_samples=inl.buf.shape[0], dest_obj=inl.buf)
         n = len(ts)
         if n == 0:
-            return
+            return False
         recv = time.perf_counter()
         ts = np.asarray(ts, dtype=np.float64)
         x = inl.buf[:n].copy()
-        corr = inl.inlet.time_correction(timeout=0.0) if inl.expected is None else inl.correction
-        inl.correction = corr if abs(corr) > 1e-3 else 0.0  # same host: keep the sender's clock
         t0 = float(ts[0]) + inl.correction
         inl.lag_s = pylsl.local_clock() - float(ts[-1]) - inl.correction
         start = None
@@ -161,3 +174,4 @@ class LslSource:
             self.daemon.offer(
                 ChunkEvent(inl.device, inl.modality, x, None, ts + inl.correction, recv)
             )
+        return n == inl.buf.shape[0]

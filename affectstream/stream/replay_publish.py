@@ -109,11 +109,13 @@ async def publish_lsl(
     modalities: Sequence[str] | None = None,
     chunk_s: float = 1.0,
     wait_for_consumers_s: float = 10.0,
+    linger_s: float = 2.0,
 ) -> int:
     """Push ``rec`` through LSL outlets with the recording's own sample times as timestamps.
 
     Waits up to ``wait_for_consumers_s`` for every outlet to have a consumer first, so nothing
-    is pushed into the void. Returns the number of chunks pushed.
+    is pushed into the void, and keeps the outlets ``linger_s`` after the last push so consumers
+    can drain them. Returns the number of chunks pushed.
     """
     mods = list(modalities or rec.signals)
     outlets = make_lsl_outlets(rec, device, mods)
@@ -129,5 +131,5 @@ async def publish_lsl(
         n += 1
         if speed == 0 and n % 16 == 0:
             await asyncio.sleep(0)
-    await asyncio.sleep(0.2)  # let the last chunks leave before the outlets go away
+    await asyncio.sleep(linger_s)  # consumers drain before the outlets go away
     return n

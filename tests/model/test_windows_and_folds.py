@@ -73,11 +73,12 @@ def test_baseline_calibration_uses_the_persons_first_minutes(windows):
     x = calibrated_inputs(windows, idx, rule, gc, gs)
     st = windows.sessions[windows.session[0]]
     raw = windows.x[0].astype(np.float64)
+    clip = rule["clip"]
     expected_eda = (raw[:, 1] - st.baseline_mean[1]) / gs[1]
-    assert np.allclose(x[0][:, 1], expected_eda, atol=1e-5)
-    assert np.allclose(
-        x[0][:, 0], (raw[:, 0] - st.baseline_mean[0]) / st.baseline_std[0], atol=1e-5
-    )
+    assert np.allclose(x[0][:, 1], np.clip(expected_eda, -clip, clip), atol=1e-5)
+    expected_bvp = (raw[:, 0] - st.baseline_mean[0]) / st.baseline_std[0]
+    assert np.allclose(x[0][:, 0], np.clip(expected_bvp, -clip, clip), atol=1e-5)
+    assert np.abs(x).max() <= clip
 
 
 def test_metrics():

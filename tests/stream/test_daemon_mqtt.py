@@ -170,8 +170,9 @@ def test_device_that_goes_quiet_and_comes_back(broker, excerpt):
 
     asyncio.run(main())
     t_rel = [(r["t"] - rec.start_time, r["label"]) for r in records]
-    during = [lab for t, lab in t_rel if 500 < t <= 680]
-    after = [lab for t, lab in t_rel if t > 700]
+    # windows holding more than 10 % (6 s) of the 500-620 s silence abstain; later ones predict
+    during = [lab for t, lab in t_rel if 507 <= t <= 665]
+    after = [lab for t, lab in t_rel if t >= 680]
     assert during and all(lab is None for lab in during)  # the gap is abstained on
     assert after and all(lab is not None for lab in after)  # and it predicts again after
     assert daemon.counters["gaps"] == 0  # seq numbers restarted with the replay: not a gap

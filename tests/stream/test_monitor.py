@@ -68,7 +68,8 @@ def test_first_predictions_wait_for_the_baseline_and_gaps_abstain(predictor, exc
         out += mon.push("dev", ch.modality, ch.samples, start_time=ch.start_time)
     base = predictor.calibration_rule["baseline_s"]
     assert min(r["t"] for r in out) - rec.start_time >= base
-    gap = [r for r in out if 450 < r["t"] - rec.start_time <= 560]
+    # windows with more than 10 % (6 s) of the 450-500 s drop-out abstain
+    gap = [r for r in out if 457 <= r["t"] - rec.start_time <= 545]
     assert gap and all(r["label"] is None and "missing" in r["reason"] for r in gap)
     assert any(r["label"] is not None for r in out)
 

@@ -8,7 +8,19 @@ import pytest
 
 from affectstream.tools.cli import build_parser, main
 
-SUBCOMMANDS = ["demo", "data", "beats", "bench"]
+SUBCOMMANDS = [
+    "demo",
+    "data",
+    "beats",
+    "bench",
+    "train",
+    "simulate",
+    "export",
+    "inspect",
+    "evaluate",
+    "run",
+    "replay",
+]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -71,6 +83,26 @@ def test_beats_compares_bvp_heart_rate_with_the_e4(stress_predict):
     assert r["device_hr"]["median_abs_diff_bpm"] < 10.0
 
 
+def test_bench_model_json():
+    out = run_cli("bench", "model", "--hops", "50", "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)["model"]
+    assert r["single_ms_median"] > 0 and r["batch"] == 64 and r["batch_ms_median"] > 0
+
+
+def test_inspect_and_evaluate_the_default_model(stress_predict):
+    out = run_cli("inspect", "default", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["tflite"]["input"]["dtype"] == "int8" and doc["file_bytes"] <= 64 * 1024
+    out = run_cli("evaluate", "default", str(stress_predict), "--subjects", "S13", "S02", "--json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert {"balanced_accuracy", "macro_f1", "n_windows", "per_subject"} <= set(res)
+    assert set(res["per_subject"]) == {"S02", "S13"}
+    assert res["subjects_seen_in_training"] == ["S02"] and "optimistic" in res["note"]
+
+
 def test_bench_dsp_json_reports_both_paths():
     out = run_cli("bench", "dsp", "--hops", "20", "--json")
     assert out.returncode == 0, out.stderr
@@ -80,7 +112,10 @@ def test_bench_dsp_json_reports_both_paths():
         assert r["incremental_us_median"] > 0 and r["full_recompute_us_median"] > 0
 
 
-def test_demo_replays_the_excerpt():
-    out = run_cli("demo", "--hop", "120")
+def test_demo_replays_the_excerpt_through_the_bundled_model():
+    out = run_cli("demo")
     assert out.returncode == 0, out.stderr
-    assert "stress" in out.stdout and "replayed 1320 s" in out.stdout
+    lines = out.stdout.splitlines()
+    rows = [ln for ln in lines if ln.strip().endswith(("ok", "MISS"))]
+    assert len(rows) >= 30  # one prediction per hop after the 300 s baseline
+    assert lines[-1].startswith("accuracy on windows with one true label:")

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from affectstream.model.predictor import Predictor
+from affectstream.stream.config import parse_config
+from affectstream.stream.daemon import Daemon
+from affectstream.stream.replay_publish import publish_lsl
+from affectstream.stream.sinks import CallbackSink
+from tests.stream.parity import assert_parity, offline_by_time
+
+
+def lsl_daemon(records: list[dict]) -> Daemon:
+    cfg = parse_config(
+        {
+            "source": [{"kind": "lsl", "types": ["BVP", "EDA", "TEMP"], "max_buflen_s": 1200}],
+            "sink": [{"kind": "jsonl", "path": "/dev/null"}],
+        }
+    )
+    return Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+
+
+def test_lsl_parity_two_devices(excerpt):
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 480)
+    pred = Predictor("default")
+    offline = offline_by_time(pred, rec)
+    records: list[dict] = []
+    daemon = lsl_daemon(records)
+    devices = [f"lsl-{uuid.uuid4().hex[:6]}-{i}" for i in range(2)]
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await asyncio.gather(
+            *(
+                publish_lsl(
+                    rec, d, speed=0, modalities=["bvp", "eda", "temp"], wait_for_consumers_s=20
+                )
+                for d in devices
+            )
+        )
+        deadline = time.monotonic() + 30
+        while len(records) < 2 * len(offline) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    for d in devices:
+        mine = [r for r in records if r["device"] == d]
+        assert len(mine) == len(offline)
+        assert_parity(mine, offline, pred.classes)
