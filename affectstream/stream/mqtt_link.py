@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -13,6 +14,10 @@ from typing import Any
 from affectstream.stream.config import BrokerConfig
 
 log = logging.getLogger("affectstream.mqtt")
+
+#: Socket options for every MQTT connection: no Nagle delay on small messages (each prediction
+#: and each sample chunk would otherwise wait up to 40 ms for a delayed ACK).
+SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 #: Predictions held while the broker is unreachable (oldest dropped beyond this, counted).
 SPOOL_MAX = 100_000
@@ -104,6 +109,7 @@ class MqttLink:
                     tls_context=tls_context(b),
                     keepalive=b.keepalive_s,
                     timeout=5,
+                    socket_options=SOCKET_OPTIONS,
                 ) as client:
                     self.counters["connects"] += 1
                     log.info("connected to mqtt%s://%s:%d", "s" if b.tls else "", b.host, b.port)
@@ -129,25 +135,23 @@ class MqttLink:
             delay = min(delay * 2, 2.0)
 
     async def _dispatch(self, client: Any, stop: asyncio.Event) -> None:
-        stopper = asyncio.create_task(stop.wait())
-        it = client.messages.__aiter__()
-        try:
-            while not stop.is_set():
-                nxt = asyncio.create_task(it.__anext__())
-                done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                if nxt not in done:
-                    nxt.cancel()
-                    break
-                msg = nxt.result()
+        async def consume() -> None:
+            async for msg in client.messages:
                 self.counters["received"] += 1
                 if self.on_message is not None:
-                    payload = (
-                        msg.payload
-                        if isinstance(msg.payload, bytes | bytearray)
-                        else str(msg.payload).encode()
-                    )
+                    payload = msg.payload
+                    if not isinstance(payload, bytes | bytearray):
+                        payload = str(payload).encode()
                     self.on_message(msg.topic.value, bytes(payload))
+
+        consumer = asyncio.create_task(consume())
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if consumer in done:
+                consumer.result()  # re-raise MqttError from a lost connection
         finally:
+            consumer.cancel()
             stopper.cancel()
 
     async def close(self, timeout: float = 5.0) -> None:

@@ -37,7 +37,7 @@ async def publish_mqtt(
     resuming where it stopped if the broker goes away. Returns the number of messages sent."""
     import aiomqtt
 
-    from affectstream.stream.mqtt_link import tls_context
+    from affectstream.stream.mqtt_link import SOCKET_OPTIONS, tls_context
 
     chunks = list(replay_chunks(rec, modalities or list(rec.signals), chunk_s))
     sent = 0
@@ -53,6 +53,7 @@ async def publish_mqtt(
                 password=pw,
                 tls_context=tls_context(broker),
                 timeout=5,
+                socket_options=SOCKET_OPTIONS,
             ) as client:
                 delay = 0.2
                 while sent < len(chunks):
