@@ -183,7 +183,10 @@ class Daemon:
                 tasks.append(asyncio.create_task(src.run(self.stop), name="lsl"))
             elif s["kind"] == "replay":
                 tasks.append(asyncio.create_task(self._replay(s), name="replay"))
+        for t in tasks:
+            t.add_done_callback(self._task_done)
         worker = asyncio.create_task(self._process(), name="process")
+        worker.add_done_callback(self._task_done)
         stats = asyncio.create_task(self._log_stats(), name="stats")
         log.info(
             "running model %s; sources %s; sinks %s",
@@ -208,6 +211,16 @@ class Daemon:
         for s in self.sinks:
             await s.close()
         log.info("stopped; stats %s", self.stats())
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.counters["task_failures"] += 1
+            log.error(
+                "%s stopped with an error: %r",
+                task.get_name(),
+                task.exception(),
+                exc_info=task.exception(),
+            )
 
     async def _replay(self, spec: dict[str, Any]) -> None:
         from affectstream.data import load_recordings

@@ -1,7 +1,7 @@
 """Lab Streaming Layer ingest: resolve streams by type, group them into devices, pull chunks.
 
 A device is the ``device`` value in a stream's description, else the part of its source_id
-before the last ``/``, else its hostname. Streams are resolved again every few seconds, so a
+before the last ``/``, else its hostname. A continuous resolver is polled twice a second, so a
 device that appears later, or an outlet that vanished and came back, is picked up. Inlets are
 created with a bounded buffer (``max_buflen_s``) and their lag (how far the newest sample pulled
 is behind the local clock) is measured, so the monitor never falls minutes behind silently.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import Any
 
@@ -60,11 +61,13 @@ class _Inlet:
         self.inlet.open_stream(timeout=5.0)
         self.buf = np.empty((max(1024, int(self.fs * 4)), self.n_ch))
         self.ts = np.empty(self.buf.shape[0])
-        try:  # offset from the sender's clock to ours; negligible on one host
-            corr = float(self.inlet.time_correction(timeout=2.0))
-        except Exception:  # noqa: BLE001 - a timeout leaves the sender's clock as it is
-            corr = 0.0
-        self.correction = corr if abs(corr) > 1e-3 else 0.0
+        self.correction = 0.0
+        if info.hostname() != socket.gethostname():
+            try:  # offset from the sender's clock to ours (0 on one host by definition)
+                corr = float(self.inlet.time_correction(timeout=2.0))
+            except Exception:  # noqa: BLE001 - a timeout leaves the sender's clock as it is
+                corr = 0.0
+            self.correction = corr if abs(corr) > 1e-3 else 0.0
         self.expected: float | None = None
         self.last_pull = time.monotonic()
         self.lag_s = 0.0
@@ -78,7 +81,7 @@ class LslSource:
         daemon: Daemon,
         types: list[str],
         max_buflen_s: int = 30,
-        resolve_every_s: float = 2.0,
+        resolve_every_s: float = 0.5,
         poll_s: float = 0.02,
     ) -> None:
         self.daemon = daemon
@@ -88,25 +91,23 @@ class LslSource:
         self.poll_s = poll_s
         self.inlets: dict[tuple[str, str, str], _Inlet] = {}
 
-    def _resolve(self) -> list[Any]:
-        import pylsl
-
-        found = []
-        for t in self.types:
-            found += pylsl.resolve_byprop("type", t, minimum=0, timeout=0.5)
-        return found
+    def _predicate(self) -> str:
+        return " or ".join(f"type='{t}'" for t in self.types)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Resolve, pull and queue until ``stop``."""
         import pylsl
+        from pylsl.util import LostError
 
         next_resolve = 0.0
         wanted = set(self.daemon.monitor.modalities)
+        # a continuous resolver keeps listening: one-shot resolves missed streams of a busy host
+        resolver = pylsl.ContinuousResolver(pred=self._predicate(), forget_after=5.0)
         while not stop.is_set():
             now = time.monotonic()
             if now >= next_resolve:
                 next_resolve = now + self.resolve_every_s
-                for info in await asyncio.to_thread(self._resolve):
+                for info in await asyncio.to_thread(resolver.results):
                     mod = TYPE_MODALITY.get(info.type().upper())
                     if mod not in wanted:
                         continue
@@ -136,7 +137,7 @@ class LslSource:
                 try:
                     while self._pull(inl, pylsl):
                         pass
-                except pylsl.LostError:
+                except LostError:
                     log.warning(
                         "LSL stream %s (device %s) vanished; waiting for it to return",
                         inl.info.name(),

@@ -51,3 +51,34 @@ def test_lsl_parity_two_devices(excerpt):
         mine = [r for r in records if r["device"] == d]
         assert len(mine) == len(offline)
         assert_parity(mine, offline, pred.classes)
+
+
+def test_lsl_outlet_that_vanishes_and_returns(excerpt):
+    rec = excerpt
+    a = rec.slice_time(rec.start_time, rec.start_time + 420)
+    b = rec.slice_time(rec.start_time + 480, rec.start_time + 720)
+    records: list[dict] = []
+    daemon = lsl_daemon(records)
+    dev = f"lsl-{uuid.uuid4().hex[:6]}"
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await publish_lsl(
+            a, dev, speed=0, modalities=["bvp", "eda", "temp"], wait_for_consumers_s=20
+        )
+        await asyncio.sleep(1.0)  # the outlets are gone now
+        await publish_lsl(
+            b, dev, speed=0, modalities=["bvp", "eda", "temp"], wait_for_consumers_s=20
+        )
+        deadline = time.monotonic() + 20
+        while (not records or records[-1]["t"] < b.end_time - 30) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    rel = [(r["t"] - rec.start_time, r["label"]) for r in records]
+    assert daemon.counters["lsl_lost"] >= 1
+    assert any(t <= 420 and lab is not None for t, lab in rel)  # before it vanished
+    assert any(t >= 600 and lab is not None for t, lab in rel)  # after it came back
+    assert all(lab is None for t, lab in rel if 427 <= t <= 533)  # the hole is abstained on
