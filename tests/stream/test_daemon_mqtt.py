@@ -210,3 +210,44 @@ def test_run_check_validates_configs(tmp_path):
     )
     assert out.returncode == 2 and "never go in the config" in out.stderr
     assert "hunter2" not in out.stderr
+
+
+def test_cli_daemon_fed_by_cli_replay_read_by_mosquitto_sub(broker, tmp_path):
+    """The deployment as a user runs it: `affectstream run`, `affectstream replay --to mqtt`,
+    and mosquitto_sub as a client that is not ours."""
+    from affectstream.data import save_npz
+    from affectstream.data.native import load_npz
+    from tests.conftest import EXCERPT
+
+    sub_exe = shutil.which("mosquitto_sub")
+    if sub_exe is None:
+        pytest.skip("mosquitto_sub is not installed (apt-get install -y mosquitto-clients)")
+    rec = load_npz(EXCERPT)
+    short = rec.slice_time(rec.start_time, rec.start_time + 480)
+    save_npz(short, tmp_path / "short.npz")
+    cfg = tmp_path / "monitor.toml"
+    cfg.write_text(f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[[source]]\n'
+                   'kind = "mqtt"\n\n[[sink]]\nkind = "mqtt"\n')
+    sub = subprocess.Popen([sub_exe, "-h", "127.0.0.1", "-p", str(broker.port), "-t",
+                            "affectstream/+/emotion", "-q", "1"], stdout=subprocess.PIPE,
+                           text=True)
+    daemon = subprocess.Popen([sys.executable, "-m", "affectstream", "run", "--config", str(cfg)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        rep = subprocess.run([sys.executable, "-m", "affectstream", "replay",
+                              str(tmp_path / "short.npz"), "--to", "mqtt", "--speed", "0",
+                              "--device", "cli-dev", "--broker", f"127.0.0.1:{broker.port}"],
+                             capture_output=True, text=True, timeout=60)
+        assert rep.returncode == 0, rep.stderr
+        time.sleep(2.0)
+    finally:
+        daemon.send_signal(__import__("signal").SIGTERM)
+        _, err = daemon.communicate(timeout=20)
+        sub.terminate()
+        out, _ = sub.communicate(timeout=5)
+    assert daemon.returncode == 0, err
+    assert "stopped; stats" in err  # clean shutdown logs its counters
+    docs = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+    assert len(docs) == 12  # (480 - 300) / 15 hops after the baseline
+    assert all(d["device"] == "cli-dev" and d["label"] in ("stress", "non-stress") for d in docs)
