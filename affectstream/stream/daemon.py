@@ -54,6 +54,7 @@ class Daemon:
         self._seq: dict[tuple[str, str], tuple[int, float]] = {}
         self._rates = {m: self.monitor.expected_rate(m) for m in self.monitor.modalities}
         self.mqtt = None
+        self._lsl_sources: list[Any] = []
         self._warned: Counter[str] = Counter()
         self.started = time.monotonic()
 
@@ -146,6 +147,8 @@ class Daemon:
         out["seconds_since_data"] = lag
         if self.mqtt is not None:
             out["mqtt"] = dict(self.mqtt.counters)
+        for src in self._lsl_sources:
+            out["lsl_lag_s"] = {**out.get("lsl_lag_s", {}), **src.lag()}
         return out
 
     async def _log_stats(self) -> None:
@@ -179,7 +182,14 @@ class Daemon:
             if s["kind"] == "lsl":
                 from affectstream.stream.lsl_source import LslSource
 
-                src = LslSource(self, types=s["types"], max_buflen_s=s.get("max_buflen_s", 30))
+                src = LslSource(
+                    self,
+                    types=s["types"],
+                    max_buflen_s=s.get("max_buflen_s", 30),
+                    names=s.get("names"),
+                    source_ids=s.get("source_ids"),
+                )
+                self._lsl_sources.append(src)
                 tasks.append(asyncio.create_task(src.run(self.stop), name="lsl"))
             elif s["kind"] == "replay":
                 tasks.append(asyncio.create_task(self._replay(s), name="replay"))

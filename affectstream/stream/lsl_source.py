@@ -92,7 +92,19 @@ class LslSource:
         self.inlets: dict[tuple[str, str, str], _Inlet] = {}
 
     def _predicate(self) -> str:
-        return " or ".join(f"type='{t}'" for t in self.types)
+        """XPath over stream infos: the wanted types, narrowed to names / source_ids if given."""
+        pred = "(" + " or ".join(f"type='{t}'" for t in self.types) + ")"
+        narrow = [f"name='{n}'" for n in self.names] + [f"source_id='{s}'" for s in self.source_ids]
+        if narrow:
+            pred += " and (" + " or ".join(narrow) + ")"
+        return pred
+
+    def lag(self) -> dict[str, float]:
+        """Per device, the largest lag (seconds) of its newest pulled sample behind our clock."""
+        out: dict[str, float] = {}
+        for inl in self.inlets.values():
+            out[inl.device] = round(max(out.get(inl.device, 0.0), inl.lag_s), 3)
+        return out
 
     async def run(self, stop: asyncio.Event) -> None:
         """Resolve, pull and queue until ``stop``."""

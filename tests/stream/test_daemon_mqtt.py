@@ -226,19 +226,52 @@ def test_cli_daemon_fed_by_cli_replay_read_by_mosquitto_sub(broker, tmp_path):
     short = rec.slice_time(rec.start_time, rec.start_time + 480)
     save_npz(short, tmp_path / "short.npz")
     cfg = tmp_path / "monitor.toml"
-    cfg.write_text(f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[[source]]\n'
-                   'kind = "mqtt"\n\n[[sink]]\nkind = "mqtt"\n')
-    sub = subprocess.Popen([sub_exe, "-h", "127.0.0.1", "-p", str(broker.port), "-t",
-                            "affectstream/+/emotion", "-q", "1"], stdout=subprocess.PIPE,
-                           text=True)
-    daemon = subprocess.Popen([sys.executable, "-m", "affectstream", "run", "--config", str(cfg)],
-                              stderr=subprocess.PIPE, text=True)
+    cfg.write_text(
+        f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[[source]]\n'
+        'kind = "mqtt"\n\n[[sink]]\nkind = "mqtt"\n'
+    )
+    sub = subprocess.Popen(
+        [
+            sub_exe,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(broker.port),
+            "-t",
+            "affectstream/+/emotion",
+            "-q",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "affectstream", "run", "--config", str(cfg)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(2.0)
-        rep = subprocess.run([sys.executable, "-m", "affectstream", "replay",
-                              str(tmp_path / "short.npz"), "--to", "mqtt", "--speed", "0",
-                              "--device", "cli-dev", "--broker", f"127.0.0.1:{broker.port}"],
-                             capture_output=True, text=True, timeout=60)
+        rep = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "affectstream",
+                "replay",
+                str(tmp_path / "short.npz"),
+                "--to",
+                "mqtt",
+                "--speed",
+                "0",
+                "--device",
+                "cli-dev",
+                "--broker",
+                f"127.0.0.1:{broker.port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert rep.returncode == 0, rep.stderr
         time.sleep(2.0)
     finally:

@@ -82,3 +82,56 @@ def test_lsl_outlet_that_vanishes_and_returns(excerpt):
     assert any(t <= 420 and lab is not None for t, lab in rel)  # before it vanished
     assert any(t >= 600 and lab is not None for t, lab in rel)  # after it came back
     assert all(lab is None for t, lab in rel if 427 <= t <= 533)  # the hole is abstained on
+
+
+def test_lsl_sink_publishes_probabilities_and_labels(excerpt):
+    import pylsl
+
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 420)
+    name = f"affect-{uuid.uuid4().hex[:6]}"
+    # 40x real time: the first prediction comes 7.5 s in (after the baseline), time enough
+    # for our inlet to connect (LSL gives a new inlet only what is pushed after it connects)
+    cfg = parse_config(
+        {
+            "source": [
+                {"kind": "replay", "path": str(_save(rec)), "speed": 40, "device": "sinkdev"}
+            ],
+            "sink": [{"kind": "lsl", "name": name}],
+        }
+    )
+    records: list[dict] = []
+    daemon = Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+    got: dict[str, list] = {"probs": [], "labels": []}
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        # outlets appear with the first prediction; resolve them meanwhile
+        infos = await asyncio.to_thread(pylsl.resolve_byprop, "name", f"{name}-labels", 1, 20)
+        labels = pylsl.StreamInlet(infos[0])
+        labels.open_stream(timeout=5)
+        deadline = time.monotonic() + 30
+        while len(records) < 8 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        got["labels"] = labels.pull_chunk(timeout=1.0)[0]
+        prob_infos = await asyncio.to_thread(pylsl.resolve_byprop, "type", "Emotion", 1, 5)
+        got["probs"] = [i for i in prob_infos if i.name() == f"{name}-sinkdev"]
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    assert got["probs"], "no Emotion stream for the device"
+    info = got["probs"][0]
+    assert info.channel_count() == 2 and info.nominal_srate() == pylsl.IRREGULAR_RATE
+    assert got["labels"], "no label markers received"
+    assert all(s[0].startswith("sinkdev:") for s in got["labels"])
+
+
+def _save(rec):
+    import tempfile
+
+    from affectstream.data import save_npz
+
+    path = tempfile.NamedTemporaryFile(suffix=".npz", delete=False).name
+    save_npz(rec, path)
+    return path
