@@ -35,17 +35,21 @@ def compact_cnn(
     dropout: float = 0.3,
     blocks: tuple[tuple[int, int, int], ...] = COMPACT_BLOCKS,
     l2: float = 1e-4,
+    input_noise: float = 0.0,
 ) -> Any:
     """A small 1D CNN for small data: strided convolutions, batch norm, global average pooling.
 
     Input ``(n_frames, n_channels)`` normalised frames; output class probabilities. About 35k
-    parameters with the default blocks, whatever the window length.
+    parameters with the default blocks, whatever the window length. ``input_noise`` (standard
+    deviation, in normalised units) adds Gaussian noise to the input while training only: it
+    stands in for the int8 input step (8 / 255 of a unit), so the exported model's decisions do
+    not hinge on differences smaller than what int8 can represent.
     """
     keras = load_keras()
     from keras import layers, regularizers
 
     inp = keras.Input((n_frames, n_channels), name="frames")
-    x = inp
+    x = layers.GaussianNoise(input_noise)(inp) if input_noise > 0 else inp
     for f, k, s in blocks:
         x = layers.Conv1D(
             f, k, strides=s, padding="same", use_bias=False, kernel_regularizer=regularizers.l2(l2)

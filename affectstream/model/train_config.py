@@ -21,6 +21,7 @@ class CnnConfig:
     patience: int = 10
     learning_rate: float = 5e-4
     dropout: float = 0.5
+    input_noise: float = 0.03
     validation_fraction: float = 0.2
 
 

@@ -85,22 +85,45 @@ def _inner_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.nda
 
 
 def train_compact_cnn(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_classes: int, cfg: CnnConfig, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    n_classes: int,
+    cfg: CnnConfig,
+    seed: int,
+    fixed_epochs: int | None = None,
 ) -> tuple[Any, dict[str, list[float]]]:
-    """Train the compact CNN with early stopping on an inner subject-wise validation split."""
+    """Train the compact CNN with early stopping on an inner subject-wise validation split, or,
+    with ``fixed_epochs``, on all of ``x`` for that many epochs (the final refit)."""
     from affectstream.model.cnn import compact_cnn, load_keras
 
     keras = load_keras()
     keras.utils.set_random_seed(seed)
-    tr, va = _inner_split(groups, cfg.validation_fraction, seed)
+    if fixed_epochs is not None:
+        tr, va = np.arange(len(y)), np.empty(0, dtype=np.int64)
+    else:
+        tr, va = _inner_split(groups, cfg.validation_fraction, seed)
     counts = np.bincount(y[tr], minlength=n_classes)
     weights = {c: float(len(tr) / (n_classes * counts[c])) for c in range(n_classes) if counts[c]}
-    model = compact_cnn(x.shape[1], x.shape[2], n_classes, dropout=cfg.dropout)
+    model = compact_cnn(
+        x.shape[1], x.shape[2], n_classes, dropout=cfg.dropout, input_noise=cfg.input_noise
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    if fixed_epochs is not None:
+        hist = model.fit(
+            x,
+            y,
+            epochs=fixed_epochs,
+            batch_size=cfg.batch_size,
+            class_weight=weights,
+            verbose=0,
+            shuffle=True,
+        )
+        return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=cfg.patience, restore_best_weights=True
     )
@@ -358,7 +381,7 @@ def run_training(
     }
     if "cnn" in models:
         say("final CNN: training on all subjects for export")
-        _save_final_cnn(ws, rule, preprocess, cfg, out, report)
+        _save_final_cnn(ws, rule, preprocess, cfg, out, report, curves["cnn"])
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
     say(
@@ -376,12 +399,19 @@ def _save_final_cnn(
     cfg: TrainConfig,
     out: Path,
     report: dict[str, Any],
+    curves: list[dict[str, list[float]]] | None = None,
 ) -> None:
     """Train the compact CNN on every subject and save it with what export needs."""
+    curves = curves or []
     idx = np.arange(len(ws))
     gc, gs = fit_global(ws, np.unique(ws.session), rule)
     x = calibrated_inputs(ws, idx, rule, gc, gs)
-    net, hist = train_compact_cnn(x, ws.y, ws.subject, len(ws.classes), cfg.cnn, cfg.seed)
+    # refit on every subject for the number of epochs the folds' early stopping chose
+    best = [int(np.argmin(h["val_loss"])) + 1 for h in curves if h.get("val_loss")]
+    epochs = int(np.median(best)) if best else cfg.cnn.epochs
+    net, hist = train_compact_cnn(
+        x, ws.y, ws.subject, len(ws.classes), cfg.cnn, cfg.seed, fixed_epochs=epochs
+    )
     net.save(out / "cnn.keras")
     rng = np.random.default_rng(cfg.seed)
     rep = rng.choice(len(ws), size=min(N_REPRESENTATIVE, len(ws)), replace=False)

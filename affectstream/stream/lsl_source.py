@@ -83,9 +83,13 @@ class LslSource:
         max_buflen_s: int = 30,
         resolve_every_s: float = 0.5,
         poll_s: float = 0.02,
+        names: list[str] | None = None,
+        source_ids: list[str] | None = None,
     ) -> None:
         self.daemon = daemon
         self.types = [t.upper() for t in types]
+        self.names = list(names or [])
+        self.source_ids = list(source_ids or [])
         self.max_buflen_s = max_buflen_s
         self.resolve_every_s = resolve_every_s
         self.poll_s = poll_s

@@ -6,7 +6,9 @@ import argparse
 import json
 
 from affectstream.tools.bench_dsp import format_dsp_table, run_dsp_bench
+from affectstream.tools.bench_lsl import format_lsl_table, run_lsl_bench
 from affectstream.tools.bench_model import format_model_table, run_model_bench
+from affectstream.tools.bench_scale import format_scale_table, run_scale_bench
 from affectstream.tools.bench_stream import format_stream_table, run_stream_bench
 
 
@@ -18,11 +20,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run a benchmark and print a table. dsp: per-hop cost of the incremental "
         "Preprocessor against recomputing a zero-phase filter and resampling over the whole "
         "60 s window every hop. model: LiteRT int8 predict of one window and of a batch. "
-        "stream: publish-to-prediction latency over loopback MQTT (needs mosquitto).",
+        "stream: publish-to-prediction latency over loopback MQTT (needs mosquitto). scale: "
+        "devices per core against the obvious way, memory per device, replay speed.",
     )
-    p.add_argument("what", choices=["dsp", "model", "stream", "all"], nargs="?", default="all")
+    p.add_argument(
+        "what", choices=["dsp", "model", "stream", "scale", "lsl", "all"], nargs="?", default="all"
+    )
     p.add_argument("--model", default="default", help="bundle for `model` (default: bundled)")
     p.add_argument("--hops", type=int, default=300, help="hops measured per scenario")
+    p.add_argument(
+        "--devices",
+        type=int,
+        nargs="+",
+        default=[100, 1000],
+        help="device counts for `scale` (the first and last give memory per device)",
+    )
+    p.add_argument(
+        "--replay",
+        metavar="PATH",
+        help="recording for the `scale` replay figure (default: a synthetic E4-like hour)",
+    )
+    p.add_argument("--lsl-devices", type=int, default=30, help="devices for `lsl` (30)")
+    p.add_argument("--lsl-seconds", type=float, default=20.0, help="seconds measured for `lsl`")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -36,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
         res["model"] = run_model_bench(args.model, repeats=max(args.hops, 50))
     if args.what in ("stream", "all"):
         res["stream"] = run_stream_bench(hops=args.hops, model=args.model)
+    if args.what in ("scale", "all"):
+        res["scale"] = run_scale_bench(
+            tuple(args.devices), hops=min(args.hops, 30), model=args.model, replay_path=args.replay
+        )
+    if args.what in ("lsl", "all"):
+        res["lsl"] = run_lsl_bench(n=args.lsl_devices, seconds=args.lsl_seconds)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -45,4 +70,8 @@ def run(args: argparse.Namespace) -> int:
         print(("\n" if "dsp" in res else "") + format_model_table(res["model"]))
     if "stream" in res:
         print(("\n" if len(res) > 1 else "") + format_stream_table(res["stream"]))
+    if "scale" in res:
+        print(("\n" if len(res) > 1 else "") + format_scale_table(res["scale"]))
+    if "lsl" in res:
+        print(("\n" if len(res) > 1 else "") + format_lsl_table(res["lsl"]))
     return 0
