@@ -76,7 +76,8 @@ class Broker:
         self.port = port or free_port()
         self.conf = tmp / f"mosquitto-{self.port}.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"{'' if 'persistence' in extra else 'persistence false' + chr(10)}"
             f"set_tcp_nodelay true\n{extra}"
         )
         self.proc: subprocess.Popen | None = None

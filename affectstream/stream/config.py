@@ -82,6 +82,7 @@ class DaemonConfig:
     log_interval_s: float = 30.0
     queue_size: int = 10_000
     max_missing: float = 0.1
+    spool_dir: str = ""
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     sources: list[dict[str, Any]] = field(default_factory=list)
     sinks: list[dict[str, Any]] = field(default_factory=list)
@@ -116,6 +117,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
         "log_interval_s": (int, float),
         "queue_size": int,
         "max_missing": (int, float),
+        "spool_dir": str,
     }
     cfg = DaemonConfig()
     for key in list(doc):
@@ -156,7 +158,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
     if doc:
         raise ConfigError(
             f"{', '.join(sorted(doc))}: unknown key(s); known: model, hop_s, "
-            "log_interval_s, queue_size, max_missing, [broker], [[source]], [[sink]]"
+            "log_interval_s, queue_size, max_missing, spool_dir, [broker], [[source]], [[sink]]"
         )
     if not cfg.sources:
         raise ConfigError("source: the daemon needs at least one [[source]]")

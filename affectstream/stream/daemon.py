@@ -175,7 +175,9 @@ class Daemon:
         tasks: list[asyncio.Task[Any]] = []
         if cfg.needs_broker:
             topics = [s["topic"] for s in cfg.sources if s["kind"] == "mqtt"]
-            self.mqtt = MqttLink(cfg.broker, topics, self.on_mqtt_message)
+            self.mqtt = MqttLink(
+                cfg.broker, topics, self.on_mqtt_message, spool_dir=cfg.spool_dir or None
+            )
             tasks.append(asyncio.create_task(self.mqtt.run(self.stop), name="mqtt"))
         self._make_sinks()
         for s in cfg.sources:

@@ -7,11 +7,12 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from affectstream.stream.config import BrokerConfig
+from affectstream.stream.spool import DiskSpool
 
 log = logging.getLogger("affectstream.mqtt")
 
@@ -51,13 +52,15 @@ class MqttLink:
         broker: BrokerConfig,
         topics: list[str],
         on_message: Callable[[str, bytes], None] | None = None,
+        spool_dir: str | Path | None = None,
     ) -> None:
         self.broker = broker
         self.topics = topics
         self.on_message = on_message
         self.connected = asyncio.Event()
         self._client: Any = None
-        self._spool: deque[tuple[str, bytes, int]] = deque()
+        self._spool = DiskSpool(spool_dir, SPOOL_MAX)
+        self._lock = asyncio.Lock()
         self.counters = {
             "connects": 0,
             "disconnects": 0,
@@ -71,24 +74,25 @@ class MqttLink:
         """Publish now, or spool when the broker is away (delivered in order on reconnect)."""
         import aiomqtt
 
-        if self._client is not None and not self._spool:
+        client = self._client
+        if client is not None:
             try:
-                await self._client.publish(topic, payload, qos=qos)
+                async with self._lock:
+                    await self._drain_spool(client)  # older messages first, always
+                    await client.publish(topic, payload, qos=qos)
                 self.counters["published"] += 1
                 return
             except aiomqtt.MqttError:
                 pass
-        if len(self._spool) >= SPOOL_MAX:
-            self._spool.popleft()
-            self.counters["spool_dropped"] += 1
         self._spool.append((topic, payload, qos))
         self.counters["spooled"] += 1
+        self.counters["spool_dropped"] = self._spool.dropped
 
     async def _drain_spool(self, client: Any) -> None:
         while self._spool:
-            topic, payload, qos = self._spool[0]
+            topic, payload, qos = self._spool.peek()
             await client.publish(topic, payload, qos=qos)
-            self._spool.popleft()
+            self._spool.pop()
             self.counters["published"] += 1
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -115,7 +119,8 @@ class MqttLink:
                     log.info("connected to mqtt%s://%s:%d", "s" if b.tls else "", b.host, b.port)
                     for t in self.topics:
                         await client.subscribe(t, qos=1)
-                    await self._drain_spool(client)
+                    async with self._lock:
+                        await self._drain_spool(client)
                     self._client = client
                     self.connected.set()
                     delay = 0.2
@@ -158,6 +163,7 @@ class MqttLink:
         """Deliver what is spooled if connected (bounded by ``timeout``)."""
         if self._client is not None and self._spool:
             try:
-                await asyncio.wait_for(self._drain_spool(self._client), timeout)
+                async with self._lock:
+                    await asyncio.wait_for(self._drain_spool(self._client), timeout)
             except (TimeoutError, Exception):  # noqa: BLE001 - shutting down: log, don't raise
                 log.warning("%d predictions still spooled at shutdown", len(self._spool))
