@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import ssl
+import subprocess
+import time
+
+import aiomqtt
+import pytest
+
+from affectstream.stream.config import parse_config
+from affectstream.stream.daemon import Daemon
+from affectstream.stream.payload import encode_chunk, raw_topic
+from affectstream.stream.sinks import CallbackSink
+from tests.conftest import Broker
+
+PASSWORD = "s3cret-Pa55"
+
+
+def make_pki(d) -> dict[str, str]:
+    """A throw-away CA and a server certificate for 127.0.0.1, made by openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True)  # noqa: E731
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=affectstream-test-ca",
+    )
+    run(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    )
+    return {
+        k: str(d / f) for k, f in (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key"))
+    }
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    pki = make_pki(tmp_path)
+    pw = tmp_path / "passwd"
+    passwd_exe = shutil.which("mosquitto_passwd")
+    if passwd_exe is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    subprocess.run(
+        [passwd_exe, "-c", "-b", str(pw), "monitor", PASSWORD], check=True, capture_output=True
+    )
+    # as root mosquitto would switch to its own user, which cannot read pytest's private tmp
+    keep_user = "user root\n" if os.geteuid() == 0 else ""
+    b = Broker(
+        tmp_path,
+        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\n"
+        f"keyfile {pki['key']}\npassword_file {pw}\n{keep_user}",
+    )
+    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
+    b.stop()
+    b.start()
+    yield b, pki
+    b.stop()
+
+
+def _ctx(ca: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca)
+
+
+def test_tls_broker_refuses_clients_without_credentials_or_tls(tls_broker):
+    b, pki = tls_broker
+
+    async def attempt(**kw) -> str:
+        try:
+            async with aiomqtt.Client("127.0.0.1", b.port, timeout=5, **kw):
+                return "connected"
+        except aiomqtt.MqttError as exc:
+            return f"refused: {exc}"
+
+    assert asyncio.run(attempt(tls_context=_ctx(pki["ca"]))).startswith("refused")
+    assert asyncio.run(
+        attempt(tls_context=_ctx(pki["ca"]), username="monitor", password="wrong")
+    ).startswith("refused")
+    assert asyncio.run(attempt(username="monitor", password=PASSWORD)).startswith("refused")
+    other_ca = ssl.create_default_context()  # system CAs: the test CA is not among them
+    assert asyncio.run(
+        attempt(tls_context=other_ca, username="monitor", password=PASSWORD)
+    ).startswith("refused")
+    assert (
+        asyncio.run(attempt(tls_context=_ctx(pki["ca"]), username="monitor", password=PASSWORD))
+        == "connected"
+    )
+
+
+def test_daemon_over_tls_with_credentials_from_the_environment(
+    tls_broker, monkeypatch, caplog, excerpt
+):
+    b, pki = tls_broker
+    monkeypatch.setenv("AS_TEST_USER", "monitor")
+    monkeypatch.setenv("AS_TEST_PASSWORD", PASSWORD)
+    cfg = parse_config(
+        {
+            "broker": {
+                "host": "127.0.0.1",
+                "port": b.port,
+                "tls": True,
+                "ca_file": pki["ca"],
+                "username_env": "AS_TEST_USER",
+                "password_env": "AS_TEST_PASSWORD",
+            },
+            "hop_s": 15.0,
+            "source": [{"kind": "mqtt"}],
+            "sink": [{"kind": "mqtt"}],
+        }
+    )
+    records: list[dict] = []
+    daemon = Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 400)
+    caplog.set_level(logging.DEBUG)
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        deadline = time.monotonic() + 15
+        while (
+            daemon.mqtt is None or not daemon.mqtt.connected.is_set()
+        ) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        async with aiomqtt.Client(
+            "127.0.0.1", b.port, tls_context=_ctx(pki["ca"]), username="monitor", password=PASSWORD
+        ) as c:
+            from affectstream.stream.replay import replay_chunks
+
+            for ch in replay_chunks(rec, ["bvp", "eda", "temp"]):
+                await c.publish(
+                    raw_topic("tls-dev", ch.modality),
+                    encode_chunk(ch.start_time, ch.fs, ch.channels, ch.seq, ch.samples),
+                    qos=1,
+                )
+        deadline = time.monotonic() + 20
+        while len(records) < 6 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    assert daemon.mqtt.counters["connects"] >= 1
+    assert len(records) >= 6 and all(r["device"] == "tls-dev" for r in records)
+    assert PASSWORD not in caplog.text  # credentials are never logged
