@@ -8,6 +8,7 @@ is not read as a signal.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def _read_e4_fast(path: str | Path) -> tuple[float, float, np.ndarray] | None:
             return None  # blank lines are missing samples: the careful path keeps them
         start = [float(c) for c in lines[0].split(",")]
         rate = [float(c) for c in lines[1].split(",")]
-        data = np.loadtxt(lines[2:], delimiter=",", ndmin=2, dtype=np.float64)
+        with warnings.catch_warnings():  # an export with no samples is handled below
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(lines[2:], delimiter=",", ndmin=2, dtype=np.float64)
     except (ValueError, OSError, UnicodeDecodeError):
         return None
     if not (

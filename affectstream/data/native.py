@@ -74,7 +74,7 @@ def load_npz(path: str | Path) -> Recording:
                 )
                 for k, m in header["signals"].items()
             }
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         if isinstance(exc, RecordingFormatError):
             raise
         raise RecordingFormatError(path, f"damaged recording file ({exc})") from exc

@@ -284,3 +284,53 @@ def test_cli_daemon_fed_by_cli_replay_read_by_mosquitto_sub(broker, tmp_path):
     docs = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
     assert len(docs) == 12  # (480 - 300) / 15 hops after the baseline
     assert all(d["device"] == "cli-dev" and d["label"] in ("stress", "non-stress") for d in docs)
+
+
+def test_hostile_but_well_formed_input_is_counted_and_survived(broker, excerpt):
+    """NaN samples, a wrong channel count, time running backwards and jumping hours ahead,
+    duplicated chunks: the daemon keeps running, counts them, and still answers a good device."""
+    import aiomqtt
+    import numpy as np
+
+    from affectstream.stream.payload import encode_chunk, raw_topic
+
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 420)
+    records: list[dict] = []
+    daemon = make_daemon(broker, records)
+    t0 = excerpt.start_time
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon_connected(daemon), 10)
+        async with aiomqtt.Client("127.0.0.1", broker.port) as c:
+            send = lambda dev, m, t, seq, x, ch=None: c.publish(  # noqa: E731
+                raw_topic(dev, m),
+                encode_chunk(t, {"bvp": 64, "eda": 4, "temp": 4}[m], ch or [m], seq, x),
+                qos=1,
+            )
+            await send("nan", "eda", t0, 0, np.full(4, np.nan))
+            await send("chans", "eda", t0, 0, np.ones((4, 2)), ["a", "b"])
+            await send("time", "eda", t0, 0, np.ones(4))
+            await send("time", "eda", t0 - 3600, 1, np.ones(4))  # an hour backwards
+            await send("time", "eda", t0 + 3 * 3600, 2, np.ones(4))  # three hours ahead
+            await send("time", "eda", t0 + 3 * 3600, 2, np.ones(4))  # duplicated
+        await publish_mqtt(
+            rec,
+            BrokerConfig(host="127.0.0.1", port=broker.port),
+            "good",
+            speed=0,
+            modalities=["bvp", "eda", "temp"],
+        )
+        deadline = time.monotonic() + 30
+        while len(records) < 8 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    assert sum(r["device"] == "good" for r in records) == 8
+    assert daemon.counters["bad_chunks"] == 1  # two channels where EDA has one
+    assert daemon.counters["out_of_order"] == 1  # the duplicate
+    assert daemon.monitor.devices["time"].status()["dropped_samples"] == 4  # the hour back
+    assert "nan" in daemon.monitor.devices
