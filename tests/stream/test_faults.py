@@ -118,3 +118,28 @@ def test_broker_restart_mid_stream_loses_no_prediction(tmp_path, excerpt):
         assert made >= 30
         assert sorted(set(seqs)) == list(range(made)), device  # every prediction arrived
         assert seqs == sorted(seqs), device  # in order (QoS 1 may repeat one)
+
+
+def test_a_full_ingest_queue_drops_samples_counted_never_predictions(excerpt):
+    """A consumer too slow for its input: chunks beyond the bounded queue are dropped and counted;
+    predictions are never dropped (sinks are awaited, the MQTT spool keeps what it cannot send)."""
+    import numpy as np
+
+    from affectstream.stream.daemon import ChunkEvent
+
+    cfg = parse_config(
+        {
+            "queue_size": 5,
+            "source": [{"kind": "mqtt"}],
+            "sink": [{"kind": "jsonl", "path": "/dev/null"}],
+        }
+    )
+    daemon = Daemon(cfg)
+
+    async def main():
+        for i in range(12):  # nobody is consuming: the processing task is not running
+            daemon.offer(ChunkEvent("slow", "eda", np.ones((4, 1)), excerpt.start_time + i))
+
+    asyncio.run(main())
+    assert daemon.queue.qsize() == 5
+    assert daemon.counters["samples_dropped_queue_full"] == 7 * 4

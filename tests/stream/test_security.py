@@ -185,3 +185,64 @@ def test_daemon_over_tls_with_credentials_from_the_environment(
     assert daemon.mqtt.counters["connects"] >= 1
     assert len(records) >= 6 and all(r["device"] == "tls-dev" for r in records)
     assert PASSWORD not in caplog.text  # credentials are never logged
+
+
+README_ACL = """pattern write affectstream/%u/raw/#
+user monitor
+topic read affectstream/+/raw/#
+topic write affectstream/+/emotion
+user dashboard
+topic read affectstream/+/emotion
+"""
+
+
+def test_readme_acl_lets_a_device_write_only_its_own_raw_topics(tmp_path):
+    passwd_exe = shutil.which("mosquitto_passwd")
+    if passwd_exe is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    pw = tmp_path / "passwd"
+    for i, user in enumerate(("dev1", "monitor")):
+        subprocess.run(
+            [passwd_exe, *(["-c"] if i == 0 else []), "-b", str(pw), user, PASSWORD],
+            check=True,
+            capture_output=True,
+        )
+    acl = tmp_path / "acl"
+    acl.write_text(README_ACL)
+    keep_user = "user root\n" if os.geteuid() == 0 else ""
+    b = Broker(tmp_path, extra=f"password_file {pw}\nacl_file {acl}\n{keep_user}")
+    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
+    b.stop()
+    b.start()
+    seen: dict[str, list[str]] = {"monitor": [], "dev1": []}
+
+    async def main():
+        async with (
+            aiomqtt.Client("127.0.0.1", b.port, username="monitor", password=PASSWORD) as mon,
+            aiomqtt.Client("127.0.0.1", b.port, username="dev1", password=PASSWORD) as dev,
+        ):
+            await mon.subscribe("affectstream/#", qos=1)
+            await dev.subscribe("affectstream/#", qos=1)
+
+            async def collect(client, who):
+                async for m in client.messages:
+                    seen[who].append(m.topic.value)
+
+            tasks = [
+                asyncio.create_task(collect(mon, "monitor")),
+                asyncio.create_task(collect(dev, "dev1")),
+            ]
+            await dev.publish("affectstream/dev1/raw/eda", b"{}", qos=1)  # its own: allowed
+            await dev.publish("affectstream/dev2/raw/eda", b"{}", qos=1)  # another's: denied
+            await dev.publish("affectstream/dev1/emotion", b"{}", qos=1)  # a prediction: denied
+            await mon.publish("affectstream/dev1/emotion", b"{}", qos=1)  # the monitor: allowed
+            await asyncio.sleep(1.0)
+            for t in tasks:
+                t.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        b.stop()
+    assert seen["monitor"] == ["affectstream/dev1/raw/eda"]  # the monitor reads raw only
+    assert seen["dev1"] == []  # a device reads nothing
