@@ -246,3 +246,88 @@ def test_readme_acl_lets_a_device_write_only_its_own_raw_topics(tmp_path):
         b.stop()
     assert seen["monitor"] == ["affectstream/dev1/raw/eda"]  # the monitor reads raw only
     assert seen["dev1"] == []  # a device reads nothing
+
+
+def test_client_certificates_are_required_and_accepted(tmp_path, excerpt):
+    pki = make_pki(tmp_path)
+    run = lambda *a: subprocess.run(a, cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=monitor",
+    )
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.crt",
+        "-days",
+        "1",
+    )
+    keep_user = "user root\n" if os.geteuid() == 0 else ""
+    b = Broker(
+        tmp_path,
+        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\n"
+        f"keyfile {pki['key']}\nrequire_certificate true\n"
+        f"use_identity_as_username true\n{keep_user}",
+    )
+    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
+    b.stop()
+    b.start()
+
+    async def without_cert() -> bool:
+        try:
+            async with aiomqtt.Client("127.0.0.1", b.port, tls_context=_ctx(pki["ca"]), timeout=5):
+                return True
+        except aiomqtt.MqttError:
+            return False
+
+    cfg = parse_config(
+        {
+            "broker": {
+                "host": "127.0.0.1",
+                "port": b.port,
+                "tls": True,
+                "ca_file": pki["ca"],
+                "cert_file": str(tmp_path / "client.crt"),
+                "key_file": str(tmp_path / "client.key"),
+            },
+            "source": [{"kind": "mqtt"}],
+            "sink": [{"kind": "mqtt"}],
+        }
+    )
+    daemon = Daemon(cfg)
+
+    async def main() -> bool:
+        task = asyncio.create_task(daemon.run())
+        deadline = time.monotonic() + 15
+        while (
+            daemon.mqtt is None or not daemon.mqtt.connected.is_set()
+        ) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        ok = daemon.mqtt is not None and daemon.mqtt.connected.is_set()
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+        return ok
+
+    try:
+        assert asyncio.run(without_cert()) is False
+        assert asyncio.run(main()) is True
+    finally:
+        b.stop()
