@@ -82,7 +82,18 @@ class DaemonConfig:
     log_interval_s: float = 30.0
     queue_size: int = 10_000
     max_missing: float = 0.1
-    spool_dir: str = ""
+    spool_dir: str = "auto"
+
+    def resolved_spool_dir(self) -> str | None:
+        """Where predictions wait while the broker is away: ``auto`` is a folder per broker
+        under ``$XDG_STATE_HOME`` (``~/.local/state``); ``memory`` keeps them in memory."""
+        if self.spool_dir == "memory":
+            return None
+        if self.spool_dir != "auto":
+            return self.spool_dir
+        base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        return os.path.join(base, "affectstream", "spool", f"{self.broker.host}_{self.broker.port}")
+
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     sources: list[dict[str, Any]] = field(default_factory=list)
     sinks: list[dict[str, Any]] = field(default_factory=list)

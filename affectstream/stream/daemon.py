@@ -176,7 +176,7 @@ class Daemon:
         if cfg.needs_broker:
             topics = [s["topic"] for s in cfg.sources if s["kind"] == "mqtt"]
             self.mqtt = MqttLink(
-                cfg.broker, topics, self.on_mqtt_message, spool_dir=cfg.spool_dir or None
+                cfg.broker, topics, self.on_mqtt_message, spool_dir=cfg.resolved_spool_dir()
             )
             tasks.append(asyncio.create_task(self.mqtt.run(self.stop), name="mqtt"))
         self._make_sinks()
