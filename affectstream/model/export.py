@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from affectstream import __version__
-from affectstream.data import load_recordings
 from affectstream.model.bundle import read_bundle, sha256, write_bundle
 from affectstream.model.calibrated import calibrated_inputs
 from affectstream.model.metrics import balanced_accuracy
@@ -43,22 +42,9 @@ def convert(model: Any, representative: np.ndarray, int8: bool) -> bytes:
 
 
 def _windows_for_check(meta: dict[str, Any]):
-    d = meta.get("data_options", {})
-    recs = [
-        r
-        for r in load_recordings(
-            meta["data"],
-            fmt=d.get("format"),
-            record_length=d.get("record_length"),
-            fs=d.get("fs"),
-            label_column=d.get("label_column"),
-            subject_column=d.get("subject_column"),
-            subjects=d.get("subjects"),
-        )
-        if r.labels
-    ]
-    excluded = set(d.get("exclude_subjects") or [])
-    recs = [r for r in recs if (r.subject or r.name) not in excluded]
+    from affectstream.model.training import load_labelled
+
+    recs = load_labelled(meta["data"], meta.get("data_options", {}))
     keep = set(meta["trained_on_subjects"])
     recs = [r for r in recs if (r.subject or r.name) in keep] or recs
     return make_windows(

@@ -29,6 +29,22 @@ DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("t
 N_REPRESENTATIVE = 300
 
 
+def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
+    """The labelled recordings at ``data`` with the ``[data]`` options of a training config
+    (reader options, ``subjects``, ``exclude_subjects``)."""
+    recs = load_recordings(
+        data,
+        fmt=options.get("format"),
+        record_length=options.get("record_length"),
+        fs=options.get("fs"),
+        label_column=options.get("label_column"),
+        subject_column=options.get("subject_column"),
+        subjects=options.get("subjects"),
+    )
+    excluded = set(options.get("exclude_subjects") or [])
+    return [r for r in recs if r.labels and (r.subject or r.name) not in excluded]
+
+
 def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
     """A Preprocessor config for the modalities every recording has, with preset filters."""
     common = set.intersection(*(set(r.signals) for r in recordings))
@@ -254,19 +270,7 @@ def run_training(
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    d = cfg.data
-    recs = load_recordings(
-        data,
-        fmt=d.get("format"),
-        record_length=d.get("record_length"),
-        fs=d.get("fs"),
-        label_column=d.get("label_column"),
-        subject_column=d.get("subject_column"),
-        subjects=d.get("subjects"),
-    )
-    recs = [r for r in recs if r.labels]
-    excluded = set(d.get("exclude_subjects") or [])
-    recs = [r for r in recs if (r.subject or r.name) not in excluded]
+    recs = load_labelled(data, cfg.data)
     if not recs:
         raise ValueError(f"{data}: no recording carries labels; training needs labels")
     if cfg.max_subjects:
