@@ -20,6 +20,10 @@ from affectstream.stream.sinks import CallbackSink, JsonLinesSink, LslSink, Mqtt
 
 log = logging.getLogger("affectstream.daemon")
 
+#: A chunk starting further than this from where the previous one ended (seconds) is counted as
+#: a clock jump; the DSP re-anchors on it and the frames in between are missing.
+MAX_CLOCK_JUMP_S = 10.0
+
 
 @dataclass
 class ChunkEvent:
@@ -52,6 +56,7 @@ class Daemon:
         self.stop = asyncio.Event()
         self.sinks: list[Sink] = list(extra_sinks or [])
         self._seq: dict[tuple[str, str], tuple[int, float]] = {}
+        self._next_t0: dict[tuple[str, str], float] = {}
         self._rates = {m: self.monitor.expected_rate(m) for m in self.monitor.modalities}
         self.mqtt = None
         self._lsl_sources: list[Any] = []
@@ -108,6 +113,17 @@ class Daemon:
             elif ch.seq > last_seq + 1:
                 self._bad("gaps", f"{topic}: seq jumped from {last_seq} to {ch.seq}")
         self._seq[key] = (ch.seq, ch.t0)
+        expected = self._next_t0.get(key)
+        if expected is not None and abs(ch.t0 - expected) > MAX_CLOCK_JUMP_S:
+            self._bad(
+                "time_jumps",
+                f"{topic}: t0 {ch.t0:.3f} is {ch.t0 - expected:+.1f} s from "
+                "where the previous chunk ended",
+            )
+        self._next_t0[key] = ch.t0 + len(ch.samples) / ch.fs
+        bad = int(np.count_nonzero(~np.isfinite(ch.samples)))
+        if bad:
+            self.counters["nonfinite_samples"] += bad  # kept as missing data, not an error
         self.counters["samples_in"] += len(ch.samples)
         self.offer(ChunkEvent(ch.device, ch.modality, ch.samples, ch.t0, None, recv))
 

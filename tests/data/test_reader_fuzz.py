@@ -58,3 +58,15 @@ def test_npz_reader(tmp_path, blob):
         load_npz(f)
     except RecordingFormatError:
         pass
+
+
+@FUZZ
+@given(st.text(max_size=300), st.binary(max_size=600))
+def test_wfdb_reader(tmp_path, header, signal_bytes):
+    (tmp_path / "rec.hea").write_text(header)
+    (tmp_path / "rec.dat").write_bytes(signal_bytes)
+    try:
+        recs = load_recordings(tmp_path / "rec")
+    except RecordingFormatError:
+        return
+    assert all(s.fs > 0 for r in recs for s in r.signals.values())

@@ -210,6 +210,21 @@ def test_run_check_validates_configs(tmp_path):
     )
     assert out.returncode == 2 and "never go in the config" in out.stderr
     assert "hunter2" not in out.stderr
+    from affectstream.model.bundle import default_bundle_path
+
+    tampered = tmp_path / "tampered.afb"
+    data = bytearray(default_bundle_path().read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+    cfg = tmp_path / "tampered.toml"
+    cfg.write_text(f'model = "{tampered}"\n[[source]]\nkind = "mqtt"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "affectstream", "run", "--config", str(cfg), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "tampered.afb" in out.stderr
 
 
 def test_cli_daemon_fed_by_cli_replay_read_by_mosquitto_sub(broker, tmp_path):
@@ -314,6 +329,12 @@ def test_hostile_but_well_formed_input_is_counted_and_survived(broker, excerpt):
             await send("time", "eda", t0 - 3600, 1, np.ones(4))  # an hour backwards
             await send("time", "eda", t0 + 3 * 3600, 2, np.ones(4))  # three hours ahead
             await send("time", "eda", t0 + 3 * 3600, 2, np.ones(4))  # duplicated
+            await send("time", "eda", t0 + 3 * 3600 + 1, 5, np.ones(4))  # seq 3, 4 lost
+            await c.publish(
+                raw_topic("inf", "eda"),
+                b'{"t0":1,"fs":4,"channels":["eda"],"seq":0,"samples":[1,1e999,2]}',
+                qos=1,
+            )
         await publish_mqtt(
             rec,
             BrokerConfig(host="127.0.0.1", port=broker.port),
@@ -334,3 +355,6 @@ def test_hostile_but_well_formed_input_is_counted_and_survived(broker, excerpt):
     assert daemon.counters["out_of_order"] == 1  # the duplicate
     assert daemon.monitor.devices["time"].status()["dropped_samples"] == 4  # the hour back
     assert "nan" in daemon.monitor.devices
+    assert daemon.counters["nonfinite_samples"] == 4 + 1  # four nulls, one overflow to inf
+    assert daemon.counters["time_jumps"] == 2  # an hour back, three hours ahead
+    assert daemon.counters["gaps"] == 1
