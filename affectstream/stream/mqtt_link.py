@@ -137,7 +137,7 @@ class MqttLink:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             except TimeoutError:
                 pass
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 1.0)  # a returning broker is found within about a second
 
     async def _dispatch(self, client: Any, stop: asyncio.Event) -> None:
         async def consume() -> None:
