@@ -11,8 +11,8 @@ CSV format, with a subject column. The physiology is modelled, not noise:
 - TEMP: a level with a slow emotion-dependent trend and sensor noise.
 
 Each emotion shifts heart rate, heart rate variability, the rate and size of conductance
-responses and the temperature trend. People differ more than emotions do: resting heart rate
-(SD 9 bpm), tonic conductance (1 to 20 uS), response size and skin temperature vary between
+responses and the temperature trend, by a different amount on every trial (:func:`jitter`).
+People differ more than emotions do: resting heart rate (SD 9 bpm), tonic conductance (1 to 20 uS), response size and skin temperature vary between
 people by more than any emotion moves them, which is what makes a random split look good and a
 subject-wise one honest.
 """
@@ -68,6 +68,19 @@ class Person:
     scr_amp_us: float
     temp_c: float
     ecg_gain: float
+
+
+def jitter(eff: EmotionEffect, rng: np.random.Generator) -> EmotionEffect:
+    """One trial's response: the same emotion moves the body differently each time (heart rate
+    SD 4 bpm, response rate and size, temperature trend), so no single feature separates the
+    emotions once people's baselines are removed."""
+    return EmotionEffect(
+        hr_delta_bpm=eff.hr_delta_bpm + rng.normal(0, 4.0),
+        hrv_scale=eff.hrv_scale * rng.lognormal(0, 0.2),
+        scr_per_min=max(0.2, eff.scr_per_min * rng.lognormal(0, 0.5)),
+        scr_amplitude_scale=eff.scr_amplitude_scale * rng.lognormal(0, 0.3),
+        temp_slope_c_per_min=eff.temp_slope_c_per_min + rng.normal(0, 0.04),
+    )
 
 
 def draw_person(rng: np.random.Generator) -> Person:
@@ -169,7 +182,7 @@ def simulate_seed_layout(
             order = [e for e in EMOTIONS for _ in range(records_per_emotion)]
             rng.shuffle(order)
             for emo in order:
-                eff = EFFECTS[emo]
+                eff = jitter(EFFECTS[emo], rng)
                 ecg = synth_ecg(
                     seconds,
                     fs,
@@ -181,7 +194,7 @@ def simulate_seed_layout(
                 gsr = synth_gsr(
                     seconds,
                     fs,
-                    person.scl_us,
+                    person.scl_us * rng.lognormal(0, 0.1),
                     eff.scr_per_min,
                     person.scr_amp_us * eff.scr_amplitude_scale,
                     rng,
