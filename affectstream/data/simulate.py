@@ -12,9 +12,9 @@ CSV format, with a subject column. The physiology is modelled, not noise:
 
 Each emotion shifts heart rate, heart rate variability, the rate and size of conductance
 responses and the temperature trend, by a different amount on every trial (:func:`jitter`).
-People differ more than emotions do: resting heart rate (SD 9 bpm), tonic conductance (1 to 20 uS), response size and skin temperature vary between
-people by more than any emotion moves them, which is what makes a random split look good and a
-subject-wise one honest.
+People differ more than emotions do: resting heart rate (SD 9 bpm), tonic conductance
+(1 to 20 uS), response size and skin temperature vary between people by more than any emotion
+moves them, which is what makes a random split look good and a subject-wise one honest.
 """
 
 from __future__ import annotations
