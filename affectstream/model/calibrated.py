@@ -22,7 +22,7 @@ def person_center(
                 f"session {session} is shorter than the {rule['baseline_s']:g} s baseline; use "
                 "calibration kind 'subject' (the person's whole data) or a shorter baseline_s"
             )
-        return st.baseline_mean, np.where(st.baseline_std > 0, st.baseline_std, 1.0)
+        return st.baseline_mean, st.baseline_std
     # subject: pool every session of the same person
     subj = ws.subject[ws.session == session][0] if (ws.session == session).any() else None
     keys = [

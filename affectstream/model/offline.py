@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording
+from affectstream.dsp.calibration import person_stats
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.quality import window_quality
 from affectstream.model.predictor import Predictor
@@ -21,14 +22,17 @@ from affectstream.model.predictor import Predictor
 MAX_MISSING = 0.1
 
 
-def window_ends(n_frames: int, window: int, hop: int, first: int) -> np.ndarray:
-    """Exclusive end indices (in frames since the device's first frame) of the windows to predict.
+def first_window_end(window: int, hop: int, first: int) -> int:
+    """The first end on the schedule ``window + j * hop`` (frames) that is at or after ``first``
+    (the calibration baseline). The live monitor counts on from here by ``hop``."""
+    steps = max(0, -(-(first - window) // hop))
+    return window + steps * hop
 
-    Windows end at ``window + j * hop``; those ending before ``first`` (the calibration
-    baseline) are skipped.
-    """
-    ends = np.arange(window, n_frames + 1, hop)
-    return ends[ends >= first]
+
+def window_ends(n_frames: int, window: int, hop: int, first: int) -> np.ndarray:
+    """Exclusive end indices (in frames since the device's first frame) of the windows to predict:
+    from :func:`first_window_end` every ``hop`` up to ``n_frames``."""
+    return np.arange(first_window_end(window, hop, first), n_frames + 1, hop)
 
 
 def baseline_frames(predictor: Predictor) -> int:
@@ -80,15 +84,12 @@ def predict_recording(
     hop = int(round((hop_s or float(meta["default_hop_s"])) * predictor.rate))
     nb = baseline_frames(predictor)
     rule = predictor.calibration_rule
-    if rule["kind"] == "baseline" and len(frames) >= nb:
-        base = frames.x[:nb]
-        std = np.nanstd(base, axis=0)
-        cal = predictor.calibration((np.nanmean(base, axis=0), np.where(std > 0, std, 1.0)))
-    elif rule["kind"] == "subject" and len(frames):
-        std = np.nanstd(frames.x, axis=0)
-        cal = predictor.calibration((np.nanmean(frames.x, axis=0), np.where(std > 0, std, 1.0)))
+    if rule["kind"] == "none":
+        cal = predictor.calibration(None)
+    elif len(frames) >= max(nb, 1):
+        cal = predictor.calibration(person_stats(frames.x, predictor.rate, rule))
     else:
-        cal = predictor.calibration(None) if rule["kind"] == "none" else None
+        cal = None  # too short for the baseline: every window abstains ("calibrating")
     ends = window_ends(len(frames), n_win, hop, max(nb, n_win))
     probs = np.full((ends.size, len(predictor.classes)), np.nan)
     reasons: list[str | None] = [None] * ends.size

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording
+from affectstream.dsp.calibration import person_stats
 from affectstream.dsp.features import feature_names, window_features
 from affectstream.dsp.preprocessor import Preprocessor
 
@@ -176,12 +177,18 @@ def make_windows(
         fa = np.array(feats_all).reshape(-1, len(fnames))
         ta = np.array(tend_all)
         base_rows = ta <= baseline_s
+        # the person's baseline, computed exactly as the live monitor computes it
+        base = (
+            person_stats(frames.x, rate, {"kind": "baseline", "baseline_s": baseline_s})
+            if n >= nb
+            else None
+        )
         stats[key] = SessionStats(
             n_frames=n,
             mean=np.nanmean(frames.x, axis=0) if n else np.zeros(len(chans)),
             var=np.nanvar(frames.x, axis=0) if n else np.ones(len(chans)),
-            baseline_mean=np.nanmean(frames.x[:nb], axis=0) if n >= nb else None,
-            baseline_std=np.nanstd(frames.x[:nb], axis=0) if n >= nb else None,
+            baseline_mean=base[0] if base is not None else None,
+            baseline_std=base[1] if base is not None else None,
             feature_baseline=np.nanmean(fa[base_rows], axis=0) if base_rows.any() else None,
             feature_mean=np.nanmean(fa, axis=0) if fa.size else np.zeros(len(fnames)),
         )

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration
+from affectstream.dsp.calibration import Calibration, person_stats
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
+from affectstream.model.offline import first_window_end
 from affectstream.model.predictor import Predictor
 from affectstream.stream.buffer import RollingWindow
 
@@ -78,11 +79,7 @@ class DeviceState:
             predictor.calibration(None) if not self.n_base else None
         )
         self.buffer = RollingWindow(self.n_win, self.pp.n_channels)
-        self.next_end = max(self.n_win, self.n_base)
-        # the first end on the schedule at or after the baseline
-        if self.next_end > self.n_win:
-            steps = -(-(self.next_end - self.n_win) // self.hop)
-            self.next_end = self.n_win + steps * self.hop
+        self.next_end = first_window_end(self.n_win, self.hop, self.n_base)
         self.first_k: int | None = None
         self.counters = DeviceCounters()
         self.last_data = time.monotonic()
@@ -140,10 +137,8 @@ class DeviceState:
             n = min(m, self.n_base - start)
             self._base[start : start + n] = x[:n]
             if start + n == self.n_base:
-                base = self._base
-                std = np.nanstd(base, axis=0)
                 self.calibration = self.predictor.calibration(
-                    (np.nanmean(base, axis=0), np.where(std > 0, std, 1.0))
+                    person_stats(self._base, self.rate, self.predictor.calibration_rule)
                 )
                 self._base = None
         pos = 0

@@ -34,6 +34,25 @@ def tls_context(b: BrokerConfig) -> ssl.SSLContext | None:
     return ctx
 
 
+def make_client(b: BrokerConfig) -> Any:
+    """An aiomqtt client for the broker: credentials read now from where the config points,
+    TLS verified against ``ca_file``, client certificate if given, TCP_NODELAY."""
+    import aiomqtt
+
+    user, pw = b.credentials()
+    return aiomqtt.Client(
+        b.host,
+        b.port,
+        username=user,
+        password=pw,
+        identifier=b.client_id or None,
+        tls_context=tls_context(b),
+        keepalive=b.keepalive_s,
+        timeout=5,
+        socket_options=SOCKET_OPTIONS,
+    )
+
+
 class MqttLink:
     """Keeps a connection up; calls ``on_message(topic, payload)`` for every raw message.
 
@@ -102,19 +121,8 @@ class MqttLink:
         delay = 0.2
         b = self.broker
         while not stop.is_set():
-            user, pw = b.credentials()
             try:
-                async with aiomqtt.Client(
-                    b.host,
-                    b.port,
-                    username=user,
-                    password=pw,
-                    identifier=b.client_id or None,
-                    tls_context=tls_context(b),
-                    keepalive=b.keepalive_s,
-                    timeout=5,
-                    socket_options=SOCKET_OPTIONS,
-                ) as client:
+                async with make_client(b) as client:
                     self.counters["connects"] += 1
                     log.info("connected to mqtt%s://%s:%d", "s" if b.tls else "", b.host, b.port)
                     for t in self.topics:

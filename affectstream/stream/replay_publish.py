@@ -37,24 +37,15 @@ async def publish_mqtt(
     resuming where it stopped if the broker goes away. Returns the number of messages sent."""
     import aiomqtt
 
-    from affectstream.stream.mqtt_link import SOCKET_OPTIONS, tls_context
+    from affectstream.stream.mqtt_link import make_client
 
     chunks = list(replay_chunks(rec, modalities or list(rec.signals), chunk_s))
     sent = 0
     wall0 = time.perf_counter()
     delay = 0.2
     while sent < len(chunks):
-        user, pw = broker.credentials()
         try:
-            async with aiomqtt.Client(
-                broker.host,
-                broker.port,
-                username=user,
-                password=pw,
-                tls_context=tls_context(broker),
-                timeout=5,
-                socket_options=SOCKET_OPTIONS,
-            ) as client:
+            async with make_client(broker) as client:
                 delay = 0.2
                 while sent < len(chunks):
                     ch = chunks[sent]
