@@ -7,11 +7,16 @@ One rule, used by training and by the live monitor alike:
   over the first ``baseline_s`` seconds of the session (a resting period); amplitude channels
   (ECG, BVP, RESP) are also scaled by the person's baseline standard deviation, level channels
   (EDA, TEMP) by the training set's spread, so a person with a calm baseline is not blown up;
+- ``{"kind": "running", "min_s": 300}``: every channel is centred on the person's mean and
+  scaled by the person's standard deviation over the session so far (every frame from the
+  session's first to the window's end, :class:`RunningStats`); the first ``min_s`` seconds only
+  fill the statistics (the monitor answers "calibrating"). Causal, so the live monitor can use it;
 - ``{"kind": "subject"}``: as ``baseline``, with statistics over all of the person's data (an
-  enrolment recording): offline only.
+  enrolment recording, or the whole session): offline only.
 
-Features follow the same rule with :func:`calibrate_features`: the baseline mean of each feature
-is subtracted.
+Features follow the same rule (``model.calibrated.calibrated_features``): the baseline mean of each
+feature is subtracted (``baseline``), or each feature is z-scored with the person's statistics of
+that feature over the session so far (``running``) or over the whole session (``subject``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("none", "baseline", "subject")
+KINDS = ("none", "baseline", "running", "subject")
+
+#: Default warm-up of running calibration and length of the baseline (seconds).
+DEFAULT_BASELINE_S = 300.0
 
 #: Normalised values are clipped to +-CLIP (in units of the scale): artefacts cannot dominate a
 #: window, and the int8 input keeps a fine step (8 / 255 of a unit).
@@ -42,10 +50,55 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     if kind not in KINDS:
         raise ValueError(f"calibration kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
     if kind == "baseline":
-        b = float(r.setdefault("baseline_s", 300.0))
+        b = float(r.setdefault("baseline_s", DEFAULT_BASELINE_S))
         if not b > 0:
             raise ValueError(f"calibration baseline_s must be a positive duration; got {b}")
+    if kind == "running":
+        b = float(r.setdefault("min_s", DEFAULT_BASELINE_S))
+        if not b >= 0:
+            raise ValueError(f"calibration min_s must be a duration >= 0 seconds; got {b}")
     return r
+
+
+def warmup_s(rule: Mapping[str, Any]) -> float:
+    """Seconds of a session the rule needs before its first calibrated window (0 if none)."""
+    if rule["kind"] == "baseline":
+        return float(rule["baseline_s"])
+    if rule["kind"] == "running":
+        return float(rule["min_s"])
+    return 0.0
+
+
+class RunningStats:
+    """Mean and standard deviation per column of every row seen so far; NaN entries skipped.
+
+    The running calibration's statistics: the live monitor updates it with each device's frames,
+    training and offline prediction with the same frames in the same order, so all three
+    normalise a window identically. Sums are float64: an hour of 32 Hz frames loses nothing.
+    """
+
+    def __init__(self, n_columns: int) -> None:
+        self.count = np.zeros(n_columns)
+        self.total = np.zeros(n_columns)
+        self.total_sq = np.zeros(n_columns)
+
+    def update(self, rows: np.ndarray) -> None:
+        """Add rows ``(n, n_columns)`` (or one row ``(n_columns,)``)."""
+        x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        ok = np.isfinite(x)
+        x = np.where(ok, x, 0.0)
+        self.count += ok.sum(axis=0)
+        self.total += x.sum(axis=0)
+        self.total_sq += np.einsum("ij,ij->j", x, x)
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation per column, shape ``(n_columns,)`` each; a column with no
+        data has mean 0, and a column without spread std 1 (it is then only centred)."""
+        n = np.maximum(self.count, 1.0)
+        mean = self.total / n
+        var = np.maximum(self.total_sq / n - mean**2, 0.0)
+        std = np.sqrt(var)
+        return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
 
 
 @dataclass(frozen=True)
@@ -116,7 +169,8 @@ def make_calibration(
         From the training set (for ``baseline``/``subject``: the spread around people's own
         baselines, see :func:`global_stats`).
     person
-        :func:`person_stats` of this person's baseline; required unless the kind is ``none``.
+        :func:`person_stats` of this person's baseline (``RunningStats.stats()`` for
+        ``running``); required unless the kind is ``none``.
     """
     clip = float(rule.get("clip", CLIP))
     if rule["kind"] == "none":
@@ -124,18 +178,8 @@ def make_calibration(
     if person is None:
         raise ValueError(f"{rule['kind']} calibration needs the person's baseline statistics")
     mean, std = person
+    if rule["kind"] == "running":  # the person's own spread, every channel
+        return Calibration(np.asarray(mean, float), np.asarray(std, float), clip)
     amp = _amplitude_mask(channel_names)
     scale = np.where(amp, std, global_scale)
     return Calibration(np.asarray(mean, float), np.asarray(scale, float), clip)
-
-
-def calibrate_features(features: np.ndarray, baseline_rows: np.ndarray) -> np.ndarray:
-    """Subtract the mean of each feature over a person's baseline windows.
-
-    ``features`` is ``(n_windows, n_features)`` of one person; ``baseline_rows`` a boolean mask
-    ``(n_windows,)`` of the windows in the baseline. Without any baseline window the features
-    are returned unchanged.
-    """
-    if not baseline_rows.any():
-        return features
-    return features - np.nanmean(features[baseline_rows], axis=0)

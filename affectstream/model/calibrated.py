@@ -47,6 +47,9 @@ def fit_global(
     of the frames around each person's own centre.
     """
     keys = list(dict.fromkeys(sessions))
+    if rule["kind"] == "running":  # every channel is scaled by the person's own statistics
+        n_ch = len(ws.channel_names)
+        return np.zeros(n_ch), np.ones(n_ch)
     n = np.array([ws.sessions[k].n_frames for k in keys], float)[:, None]
     means = np.stack([ws.sessions[k].mean for k in keys])
     vars_ = np.stack([ws.sessions[k].var for k in keys])
@@ -83,6 +86,13 @@ def calibrated_inputs(
     """Normalised CNN input for the windows at ``idx``, shape ``(len(idx), n_frames, n_ch)``."""
     rule = check_rule(rule)
     out = np.empty((idx.size, *ws.x.shape[1:]), dtype=np.float32)
+    if rule["kind"] == "running":  # statistics of the session up to each window's end
+        mean, std = ws.running_frames
+        for j, i in enumerate(idx):
+            person = (mean[i], std[i])
+            cal = make_calibration(rule, ws.channel_names, global_center, global_scale, person)
+            out[j] = cal.apply(ws.x[i].astype(np.float64))
+        return out
     for key in np.unique(ws.session[idx]):
         rows = np.flatnonzero(ws.session[idx] == key)
         cal = session_calibration(ws, key, rule, global_center, global_scale)
@@ -91,11 +101,16 @@ def calibrated_inputs(
 
 
 def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any]) -> np.ndarray:
-    """Features of the windows at ``idx`` with the rule's person baseline subtracted."""
+    """Features of the windows at ``idx`` normalised per person by the rule: the baseline mean
+    subtracted (``baseline``), or z-scored with the person's feature statistics so far
+    (``running``) or over all of the person's sessions (``subject``)."""
     rule = check_rule(rule)
     f = ws.features[idx].copy()
     if rule["kind"] == "none":
         return f
+    if rule["kind"] == "running":
+        mean, std = ws.running_features
+        return (f - mean[idx]) / np.where(std[idx] > 0, std[idx], 1.0)
     for key in np.unique(ws.session[idx]):
         rows = ws.session[idx] == key
         st = ws.sessions[key]
@@ -105,6 +120,9 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
             subj = ws.subject[idx][rows][0]
             keys = {k for k in np.unique(ws.session[ws.subject == subj])}
             ref = np.nanmean(np.stack([ws.sessions[k].feature_mean for k in keys]), axis=0)
+            spread = np.nanmean(np.stack([ws.sessions[k].feature_std for k in keys]), axis=0)
+            f[rows] = (f[rows] - ref) / np.where(spread > 0, spread, 1.0)
+            continue
         if ref is not None:
             f[rows] = f[rows] - ref
     return f

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording
-from affectstream.dsp.calibration import person_stats
+from affectstream.dsp.calibration import RunningStats, person_stats, warmup_s
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.quality import window_quality
 from affectstream.model.predictor import Predictor
@@ -37,10 +37,7 @@ def window_ends(n_frames: int, window: int, hop: int, first: int) -> np.ndarray:
 
 def baseline_frames(predictor: Predictor) -> int:
     """Frames the calibration needs before the first prediction (0 without a baseline)."""
-    rule = predictor.calibration_rule
-    if rule["kind"] == "baseline":
-        return int(round(float(rule["baseline_s"]) * predictor.rate))
-    return 0
+    return int(round(warmup_s(predictor.calibration_rule) * predictor.rate))
 
 
 @dataclass
@@ -84,8 +81,10 @@ def predict_recording(
     hop = int(round((hop_s or float(meta["default_hop_s"])) * predictor.rate))
     nb = baseline_frames(predictor)
     rule = predictor.calibration_rule
-    if rule["kind"] == "none":
-        cal = predictor.calibration(None)
+    running = RunningStats(len(pp.channel_names)) if rule["kind"] == "running" else None
+    seen = 0
+    if rule["kind"] in ("none", "running"):
+        cal = predictor.calibration(None) if rule["kind"] == "none" else None
     elif len(frames) >= max(nb, 1):
         cal = predictor.calibration(person_stats(frames.x, predictor.rate, rule))
     else:
@@ -101,6 +100,10 @@ def predict_recording(
         t0, t1 = frames.k[e - n_win] / frames.rate, (frames.k[e - 1] + 1) / frames.rate
         true.append(rec.label_covering(t0, t1))
         quality[i], why = window_quality(w, pp.channel_names, frames.rate, max_missing)
+        if running is not None:  # the person's statistics up to this window's end
+            running.update(frames.x[seen:e])
+            seen = e
+            cal = predictor.calibration(running.stats())
         if cal is None:
             reasons[i] = "calibrating"
         elif why is not None:

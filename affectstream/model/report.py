@@ -145,20 +145,24 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     lines += ["", verdict, "", f"p-values: {report['permutation_test']}.", ""]
     if report["ablation"]:
         lines += [
-            "## What the split and calibration change (logistic regression on features)",
+            "## What the split and calibration change (feature models)",
             "",
-            "| split | calibration | balanced accuracy | macro-F1 |",
-            "| --- | --- | --- | --- |",
+            "| split | calibration | model | balanced accuracy | macro-F1 |",
+            "| --- | --- | --- | --- | --- |",
         ]
         for a in report["ablation"]:
+            model = MODEL_TITLES.get(a.get("model", "logreg"), a.get("model", "logreg"))
             lines.append(
-                f"| {a['split']} | {a['calibration']} | {_fmt(a['balanced_accuracy'])} "
-                f"| {_fmt(a['macro_f1'])} |"
+                f"| {a['split']} | {a['calibration']} | {model} | "
+                f"{_fmt(a['balanced_accuracy'])} | {_fmt(a['macro_f1'])} |"
             )
         lines += [
             "",
             "A record-wise split lets windows of the same person (and session) sit in "
-            "training and test; its figure is what a leaky evaluation would have claimed.",
+            "training and test; its figure is what a leaky evaluation would have claimed. "
+            "Calibration `baseline` uses the person's first minutes, `running` the person's data "
+            "so far (both causal, as the live monitor does), `subject` the person's whole "
+            "session including the future (transductive: an upper reference, not a live figure).",
             "",
         ]
     lines += [

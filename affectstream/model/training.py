@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording, load_recordings
-from affectstream.dsp.calibration import check_rule
+from affectstream.dsp.calibration import DEFAULT_BASELINE_S, check_rule, warmup_s
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.model import baselines
 from affectstream.model.calibrated import calibrated_features, calibrated_inputs, fit_global
@@ -66,9 +66,10 @@ def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
 
 
 def default_calibration(ws_sessions_long_enough: bool) -> dict[str, Any]:
-    """Baseline calibration when sessions hold a 5-minute rest, else the person's own data."""
+    """Running calibration (the person's statistics so far, after a 5-minute warm-up) when
+    sessions are long enough for it, else the person's own data (offline only)."""
     if ws_sessions_long_enough:
-        return {"kind": "baseline", "baseline_s": 300.0}
+        return {"kind": "running", "min_s": DEFAULT_BASELINE_S}
     return {"kind": "subject"}
 
 
@@ -188,9 +189,27 @@ def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calibrations the ablation compares: none, each person rule the sessions allow, and
+    the training's own rule."""
+    rules = [{"kind": "none"}]
+    if all(st.baseline_mean is not None for st in ws.sessions.values()):
+        rules.append({"kind": "baseline", "baseline_s": DEFAULT_BASELINE_S})
+    rules += [{"kind": "running", "min_s": DEFAULT_BASELINE_S}, {"kind": "subject"}]
+    out: list[dict[str, Any]] = []
+    for r in [*rules, rule]:
+        r = check_rule(r)
+        if r not in out:
+            out.append(r)
+    return out
+
+
 def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) -> list[dict]:
-    """Logistic regression on features: subject-wise vs record-wise split, with and without
-    calibration. Shows how much a leaky split and calibration each change the score."""
+    """Feature models under every calibration, split by subject and (leaky) by window.
+
+    Shows how much a leaky split and each calibration change the score. ``subject`` uses the
+    test person's whole session (transductive), so it is an upper reference, not a live figure.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     out = []
@@ -201,24 +220,27 @@ def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) 
             ws.y, ws.y
         )
     )
+    makers = {"logreg": baselines.logistic_regression, "forest": baselines.tree_ensemble}
     for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
-        for cal in ({"kind": "none"}, rule):
-            pred = np.empty_like(ws.y)
-            for tr, te in folds:
-                f_all = calibrated_features(ws, np.arange(len(ws)), cal)
-                p = baselines.fit_predict_features(
-                    baselines.logistic_regression(seed), f_all[tr], ws.y[tr], f_all[te], k
+        for cal in ablation_rules(ws, rule):
+            f_all = calibrated_features(ws, np.arange(len(ws)), cal)
+            for name, make in makers.items():
+                pred = np.empty_like(ws.y)
+                for tr, te in folds:
+                    p = baselines.fit_predict_features(
+                        make(seed), f_all[tr], ws.y[tr], f_all[te], k
+                    )
+                    pred[te] = p.argmax(1)
+                s = summarize(ws.y, pred, ws.subject, ws.classes)
+                out.append(
+                    {
+                        "split": split_name,
+                        "calibration": cal["kind"],
+                        "model": name,
+                        "balanced_accuracy": s["balanced_accuracy"],
+                        "macro_f1": s["macro_f1"],
+                    }
                 )
-                pred[te] = p.argmax(1)
-            s = summarize(ws.y, pred, ws.subject, ws.classes)
-            out.append(
-                {
-                    "split": split_name,
-                    "calibration": cal["kind"],
-                    "balanced_accuracy": s["balanced_accuracy"],
-                    "macro_f1": s["macro_f1"],
-                }
-            )
     return out
 
 
@@ -277,7 +299,7 @@ def run_training(
         keep = sorted({r.subject or r.name for r in recs})[: cfg.max_subjects]
         recs = [r for r in recs if (r.subject or r.name) in keep]
     preprocess = Preprocessor(cfg.preprocess or default_preprocess(recs)).config
-    long_enough = min(r.duration for r in recs) >= 300.0 + cfg.window_s
+    long_enough = min(r.duration for r in recs) >= DEFAULT_BASELINE_S + cfg.window_s
     rule = check_rule(cfg.calibration or default_calibration(long_enough))
     say(f"data: {len(recs)} labelled recordings from {data}")
     ws = make_windows(
@@ -286,13 +308,26 @@ def run_training(
         window_s=cfg.window_s,
         hop_s=cfg.hop_s,
         max_missing=cfg.max_missing,
-        baseline_s=float(rule.get("baseline_s", 300.0)),
+        baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
     )
+    warnings: list[str] = []
+    if rule["kind"] == "running":  # the monitor predicts only once the statistics are warm
+        warm = np.flatnonzero(ws.t_end >= warmup_s(rule) - 1e-9)
+        if warm.size == 0:
+            raise ValueError(
+                f"no labelled window ends after the {warmup_s(rule):g} s warm-up of running "
+                "calibration; lower calibration.min_s or use kind 'subject'"
+            )
+        warnings.append(
+            f"{len(ws) - warm.size} labelled windows end within the first {warmup_s(rule):g} s "
+            "of their session, which only warm up the running calibration; they are left out"
+        )
+        ws = ws.subset(warm)
+    warnings = collect_warnings(ws) + warnings
     say(
         f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
         f"{np.unique(ws.subject).size} subjects, per class {ws.counts()}"
     )
-    warnings = collect_warnings(ws)
     for w in warnings:
         say(f"WARNING: {w}")
     folds = make_folds(ws, cfg.split, cfg.n_splits)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording
-from affectstream.dsp.calibration import person_stats
+from affectstream.dsp.calibration import RunningStats, person_stats
 from affectstream.dsp.features import feature_names, window_features
 from affectstream.dsp.preprocessor import Preprocessor
 
@@ -26,8 +26,9 @@ class SessionStats:
         Per-channel mean and variance over the whole session, shape ``(n_channels,)``.
     baseline_mean, baseline_std
         Over the first ``baseline_s`` seconds (None when the session is shorter).
-    feature_baseline, feature_mean
-        Mean features of windows ending within the baseline, and of all windows.
+    feature_baseline, feature_mean, feature_std
+        Mean features of windows ending within the baseline; mean and standard deviation of the
+        features of all windows.
     """
 
     n_frames: int
@@ -37,6 +38,7 @@ class SessionStats:
     baseline_std: np.ndarray | None
     feature_baseline: np.ndarray | None
     feature_mean: np.ndarray
+    feature_std: np.ndarray
 
 
 @dataclass
@@ -57,6 +59,10 @@ class WindowSet:
         recording.
     t_end
         Window end in seconds since the session's first frame.
+    running_frames, running_features
+        The session's running statistics (:class:`RunningStats`) at each window's end, as
+        ``(mean, std)`` of frames ``(n_windows, n_channels)`` and of the features of every window
+        on the hop schedule so far ``(n_windows, n_features)``: running calibration's input.
     """
 
     x: np.ndarray
@@ -65,6 +71,8 @@ class WindowSet:
     subject: np.ndarray
     session: np.ndarray
     t_end: np.ndarray
+    running_frames: tuple[np.ndarray, np.ndarray]
+    running_features: tuple[np.ndarray, np.ndarray]
     classes: list[str]
     channel_names: list[str]
     feature_names: list[str]
@@ -93,6 +101,8 @@ class WindowSet:
             self.subject[idx],
             self.session[idx],
             self.t_end[idx],
+            (self.running_frames[0][idx], self.running_frames[1][idx]),
+            (self.running_features[0][idx], self.running_features[1][idx]),
             self.classes,
             self.channel_names,
             self.feature_names,
@@ -101,6 +111,9 @@ class WindowSet:
             self.hop_s,
             self.has_subject_ids,
             self.sessions,
+            self.dropped_missing,
+            self.dropped_unlabelled,
+            self.mixed_label_windows,
         )
 
 
@@ -142,6 +155,8 @@ def make_windows(
     if unknown:
         raise ValueError(f"labels {sorted(unknown)} are not among the classes {classes}")
     xs, fs, ys, subs, sess, tends = [], [], [], [], [], []
+    run_x: list[tuple[np.ndarray, np.ndarray]] = []
+    run_f: list[tuple[np.ndarray, np.ndarray]] = []
     stats: dict[str, SessionStats] = {}
     dropped_missing = dropped_unlab = mixed = 0
     has_ids = all(r.subject is not None for r in recordings)
@@ -152,10 +167,16 @@ def make_windows(
         n = len(frames)
         nb = int(round(baseline_s * rate))
         feats_all, tend_all = [], []
+        # running statistics in the order the live monitor sees the data: every frame up to the
+        # window's end, every window's features up to this one
+        rs_x, rs_f, seen = RunningStats(len(chans)), RunningStats(len(fnames)), 0
         for a in range(0, n - n_win + 1, n_hop):
             w = frames.x[a : a + n_win]
             t0, t1 = frames.k[a] / rate, (frames.k[a + n_win - 1] + 1) / rate
             f = window_features(w, chans, rate)
+            rs_x.update(frames.x[seen : a + n_win])
+            seen = a + n_win
+            rs_f.update(f)
             feats_all.append(f)
             tend_all.append(t1 - frames.k[0] / rate)
             label = rec.label_covering(t0, t1)
@@ -174,6 +195,8 @@ def make_windows(
             subs.append(subj)
             sess.append(key)
             tends.append(t1 - frames.k[0] / rate)
+            run_x.append(rs_x.stats())
+            run_f.append(rs_f.stats())
         fa = np.array(feats_all).reshape(-1, len(fnames))
         ta = np.array(tend_all)
         base_rows = ta <= baseline_s
@@ -191,6 +214,7 @@ def make_windows(
             baseline_std=base[1] if base is not None else None,
             feature_baseline=np.nanmean(fa[base_rows], axis=0) if base_rows.any() else None,
             feature_mean=np.nanmean(fa, axis=0) if fa.size else np.zeros(len(fnames)),
+            feature_std=np.nanstd(fa, axis=0) if fa.size else np.ones(len(fnames)),
         )
         if progress:
             progress(f"windows: {rec.name}: {sum(1 for s in sess if s == key)} labelled")
@@ -206,6 +230,8 @@ def make_windows(
         subject=np.array(subs),
         session=np.array(sess),
         t_end=np.array(tends),
+        running_frames=(np.array([m for m, _ in run_x]), np.array([s for _, s in run_x])),
+        running_features=(np.array([m for m, _ in run_f]), np.array([s for _, s in run_f])),
         classes=classes,
         channel_names=chans,
         feature_names=fnames,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, person_stats
+from affectstream.dsp.calibration import Calibration, RunningStats, person_stats, warmup_s
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
 from affectstream.model.offline import first_window_end
@@ -44,8 +44,8 @@ class DeviceState:
     """Turns one device's chunks into windows on the bundle's schedule.
 
     The windows end every hop from the device's first frame (``window + j * hop`` frames), as
-    :func:`affectstream.model.offline.window_ends` schedules them offline; with baseline
-    calibration the first window waits until the baseline is complete.
+    :func:`affectstream.model.offline.window_ends` schedules them offline; with baseline or
+    running calibration the first window waits until the baseline (the warm-up) is complete.
     """
 
     def __init__(
@@ -71,12 +71,16 @@ class DeviceState:
                 "which a live stream cannot provide; export a model trained with 'baseline' or "
                 "'none' calibration"
             )
-        self.n_base = (
-            int(round(float(rule["baseline_s"]) * self.rate)) if rule["kind"] == "baseline" else 0
+        self.n_base = int(round(warmup_s(rule) * self.rate))
+        self._base = (
+            np.full((self.n_base, self.pp.n_channels), np.nan)
+            if self.n_base and rule["kind"] == "baseline"
+            else None
         )
-        self._base = np.full((self.n_base, self.pp.n_channels), np.nan) if self.n_base else None
+        #: the person's statistics so far (running calibration), updated frame by frame
+        self.running = RunningStats(self.pp.n_channels) if rule["kind"] == "running" else None
         self.calibration: Calibration | None = (
-            predictor.calibration(None) if not self.n_base else None
+            predictor.calibration(None) if rule["kind"] == "none" else None
         )
         self.buffer = RollingWindow(self.n_win, self.pp.n_channels)
         self.next_end = first_window_end(self.n_win, self.hop, self.n_base)
@@ -145,9 +149,13 @@ class DeviceState:
         while pos < m:
             to_end = self.next_end - self.buffer.total
             take = min(m - pos, to_end)
+            if self.running is not None:
+                self.running.update(x[pos : pos + take])
             self.buffer.append(x[pos : pos + take])
             pos += take
             if self.buffer.total == self.next_end:
+                if self.running is not None and self.buffer.total >= self.n_base:
+                    self.calibration = self.predictor.calibration(self.running.stats())
                 out.append(self._cut(received))
                 self.next_end += self.hop
         self.counters.frames += m

@@ -50,5 +50,5 @@ def test_stress_predict_reduced_run(tmp_path, stress_predict):
     )
     report = run_training(stress_predict, tmp_path / "out", cfg, progress=None)
     assert report["dataset"]["classes"] == ["non-stress", "stress"]
-    assert report["calibration"]["kind"] == "baseline"
+    assert report["calibration"]["kind"] == "running"
     assert report["models"]["majority"]["balanced_accuracy"] == pytest.approx(0.5)

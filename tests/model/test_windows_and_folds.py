@@ -8,7 +8,7 @@ from affectstream.data.recording import LabelInterval
 from affectstream.dsp.calibration import check_rule
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.presets import E4_CONFIG
-from affectstream.model.calibrated import calibrated_inputs, fit_global
+from affectstream.model.calibrated import calibrated_features, calibrated_inputs, fit_global
 from affectstream.model.metrics import (
     balanced_accuracy,
     macro_f1,
@@ -53,6 +53,25 @@ def test_windows_hold_exactly_what_the_preprocessor_makes(windows):
     frames = Preprocessor(E4_CONFIG).process_recording(rec)
     first = windows.x[windows.session == windows.session[0]][0]
     assert np.array_equal(first, frames.x[: 60 * 32].astype(np.float32))
+
+
+def test_running_calibration_uses_the_persons_frames_up_to_each_window_end(windows):
+    rec = fake_subject("s0", 1)
+    frames = Preprocessor(E4_CONFIG).process_recording(rec).x
+    rows = np.flatnonzero(windows.session == windows.session[0])
+    rule = check_rule({"kind": "running", "min_s": 0})
+    x = calibrated_inputs(windows, rows, rule, *fit_global(windows, windows.session, rule))
+    for j, i in enumerate(rows):
+        end = int(round(windows.t_end[i] * windows.rate))
+        mean, std = np.nanmean(frames[:end], axis=0), np.nanstd(frames[:end], axis=0)
+        np.testing.assert_allclose(windows.running_frames[0][i], mean, rtol=1e-9, atol=1e-12)
+        expect = (frames[end - 60 * 32 : end] - mean) / np.where(std > 0, std, 1.0)
+        np.testing.assert_allclose(x[j], np.clip(expect, -4, 4), atol=1e-4)
+    # features are z-scored with the statistics of every window so far, not of later ones
+    f = calibrated_features(windows, rows, rule)
+    fm, fs = windows.running_features
+    np.testing.assert_allclose(f, (windows.features[rows] - fm[rows]) / fs[rows])
+    assert not np.allclose(fm[rows[0]], fm[rows[-1]])
 
 
 @pytest.mark.parametrize("split", ["groupkfold", "loso"])

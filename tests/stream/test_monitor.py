@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from affectstream.dsp.calibration import warmup_s
+from affectstream.model.bundle import read_bundle, write_bundle
 from affectstream.model.predictor import Predictor
 from affectstream.stream.monitor import Monitor
 from affectstream.stream.records import RECORD_KEYS
@@ -15,7 +17,22 @@ def predictor():
     return Predictor("default")
 
 
-def test_live_monitor_in_random_chunks_equals_offline(predictor, excerpt):
+@pytest.fixture(scope="module", params=["bundled", "none", "baseline", "running"])
+def any_rule_predictor(request, tmp_path_factory):
+    """The default model under each calibration rule (the rule is metadata; weights unchanged)."""
+    if request.param == "bundled":
+        return Predictor("default")
+    b = read_bundle("default")
+    rule = {**b.metadata["calibration"], "kind": request.param}
+    rule.pop("min_s", None)
+    rule.pop("baseline_s", None)
+    meta = {**b.metadata, "calibration": rule}
+    path = tmp_path_factory.mktemp("rules") / f"{request.param}.afb"
+    return Predictor(write_bundle(path, meta, b.model_bytes))
+
+
+def test_live_monitor_in_random_chunks_equals_offline(any_rule_predictor, excerpt):
+    predictor = any_rule_predictor
     offline = offline_by_time(predictor, excerpt)
     mon = Monitor(predictor)
     rng = np.random.default_rng(3)
@@ -66,7 +83,8 @@ def test_first_predictions_wait_for_the_baseline_and_gaps_abstain(predictor, exc
         if 450 <= rel < 500 and ch.modality == "bvp":
             continue  # the BVP sensor drops out for 50 s
         out += mon.push("dev", ch.modality, ch.samples, start_time=ch.start_time)
-    base = predictor.calibration_rule["baseline_s"]
+    base = warmup_s(predictor.calibration_rule)
+    assert base > 0
     assert min(r["t"] for r in out) - rec.start_time >= base
     # windows with more than 10 % (6 s) of the 450-500 s drop-out abstain
     gap = [r for r in out if 457 <= r["t"] - rec.start_time <= 545]
