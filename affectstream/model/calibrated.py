@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, check_rule, make_calibration
+from affectstream.dsp.calibration import Calibration, check_rule, make_calibration, warmup_s
 from affectstream.model.windows import WindowSet
 
 
@@ -126,3 +126,12 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
         if ref is not None:
             f[rows] = f[rows] - ref
     return f
+
+
+def warm_rows(ws: WindowSet, rule: Mapping[str, Any]) -> np.ndarray:
+    """Indices of the windows the rule can calibrate the way the live monitor does: every
+    window, or with ``running`` calibration those ending after its warm-up (``min_s``)."""
+    rule = check_rule(rule)
+    if rule["kind"] != "running":
+        return np.arange(len(ws))
+    return np.flatnonzero(ws.t_end >= warmup_s(rule) - 1e-9)

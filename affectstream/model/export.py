@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from affectstream import __version__
+from affectstream.dsp.calibration import DEFAULT_BASELINE_S
 from affectstream.model.bundle import read_bundle, sha256, write_bundle
-from affectstream.model.calibrated import calibrated_inputs
+from affectstream.model.calibrated import calibrated_inputs, warm_rows
 from affectstream.model.metrics import balanced_accuracy
 from affectstream.model.predictor import Predictor
 from affectstream.model.windows import make_windows
@@ -47,14 +48,15 @@ def _windows_for_check(meta: dict[str, Any]):
     recs = load_labelled(meta["data"], meta.get("data_options", {}))
     keep = set(meta["trained_on_subjects"])
     recs = [r for r in recs if (r.subject or r.name) in keep] or recs
-    return make_windows(
+    ws = make_windows(
         recs,
         meta["preprocess"],
         window_s=meta["window_s"],
         hop_s=meta["hop_s"],
-        baseline_s=float(meta["calibration"].get("baseline_s", 300.0)),
+        baseline_s=float(meta["calibration"].get("baseline_s", DEFAULT_BASELINE_S)),
         classes=meta["classes"],
     )
+    return ws.subset(warm_rows(ws, meta["calibration"]))
 
 
 def export_bundle(

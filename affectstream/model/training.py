@@ -15,7 +15,12 @@ from affectstream.data import Recording, load_recordings
 from affectstream.dsp.calibration import DEFAULT_BASELINE_S, check_rule, warmup_s
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.model import baselines
-from affectstream.model.calibrated import calibrated_features, calibrated_inputs, fit_global
+from affectstream.model.calibrated import (
+    calibrated_features,
+    calibrated_inputs,
+    fit_global,
+    warm_rows,
+)
 from affectstream.model.metrics import shift_permutation_pvalue, summarize
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
@@ -312,7 +317,7 @@ def run_training(
     )
     warnings: list[str] = []
     if rule["kind"] == "running":  # the monitor predicts only once the statistics are warm
-        warm = np.flatnonzero(ws.t_end >= warmup_s(rule) - 1e-9)
+        warm = warm_rows(ws, rule)
         if warm.size == 0:
             raise ValueError(
                 f"no labelled window ends after the {warmup_s(rule):g} s warm-up of running "
