@@ -195,12 +195,15 @@ def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
 
 
 def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
-    """The calibrations the ablation compares: none, each person rule the sessions allow, and
-    the training's own rule."""
+    """The calibrations the ablation compares: none, each person rule that can calibrate every
+    one of the windows (short records hold no baseline or warm-up), and the training's own rule."""
     rules = [{"kind": "none"}]
     if all(st.baseline_mean is not None for st in ws.sessions.values()):
         rules.append({"kind": "baseline", "baseline_s": DEFAULT_BASELINE_S})
-    rules += [{"kind": "running", "min_s": DEFAULT_BASELINE_S}, {"kind": "subject"}]
+    running = {"kind": "running", "min_s": DEFAULT_BASELINE_S}
+    if warm_rows(ws, running).size == len(ws):  # every window after the warm-up
+        rules.append(running)
+    rules.append({"kind": "subject"})
     out: list[dict[str, Any]] = []
     for r in [*rules, rule]:
         r = check_rule(r)
