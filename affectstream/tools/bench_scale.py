@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
+from affectstream.dsp.calibration import warmup_s
 from affectstream.dsp.filters import design_sos
 from affectstream.dsp.presets import preset
 from affectstream.stream.monitor import Monitor
@@ -69,11 +70,7 @@ def bench_compute(n_devices: int, hops: int = 20, model: str = "default") -> dic
     """Per-hop wall time for ``n_devices`` (after warm-up: baseline and first window filled)."""
     mon = Monitor(model, hop_s=1.0, batch=True)
     fleet = _Fleet(n_devices)
-    base = (
-        float(mon.predictor.calibration_rule.get("baseline_s", 0))
-        if mon.predictor.calibration_rule["kind"] == "baseline"
-        else 0.0
-    )
+    base = warmup_s(mon.predictor.calibration_rule)  # no inference before it
     warm = int(base) + 61
     names = [f"dev{i:05d}" for i in range(n_devices)]
     starts = dict.fromkeys(RATES, fleet.t0)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from affectstream.dsp.calibration import warmup_s
 from affectstream.stream.payload import emotion_topic, encode_chunk, raw_topic
 
 
@@ -120,11 +121,7 @@ def run_stream_bench(hops: int = 300, model: str = "default") -> dict[str, Any]:
     from affectstream.model.predictor import Predictor
 
     pred = Predictor(model)
-    base = (
-        float(pred.calibration_rule.get("baseline_s", 0.0))
-        if pred.calibration_rule["kind"] == "baseline"
-        else 0.0
-    )
+    base = warmup_s(pred.calibration_rule)  # no inference before it
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         conf = Path(tmp) / "mosquitto.conf"
