@@ -54,3 +54,8 @@ def test_stress_predict_reduced_run(tmp_path, stress_predict):
     assert report["dataset"]["classes"] == ["non-stress", "stress"]
     assert report["calibration"]["kind"] == "running"
     assert report["models"]["majority"]["balanced_accuracy"] == pytest.approx(0.5)
+    # the monitor never predicts inside the warm-up, so training does not score those windows
+    assert report["dataset"]["n_windows"] > 0
+    assert any("warm up the running calibration" in w for w in report["warnings"])
+    cals = {a["calibration"] for a in report["ablation"]}
+    assert cals == {"none", "baseline", "running", "subject"}
