@@ -108,23 +108,21 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
     f = ws.features[idx].copy()
     if rule["kind"] == "none":
         return f
-    if rule["kind"] == "running":
+    if rule["kind"] == "running":  # RunningStats' std is already 1 where there is no spread
         mean, std = ws.running_features
-        return (f - mean[idx]) / np.where(std[idx] > 0, std[idx], 1.0)
+        return (f - mean[idx]) / std[idx]
     for key in np.unique(ws.session[idx]):
         rows = ws.session[idx] == key
-        st = ws.sessions[key]
         if rule["kind"] == "baseline":
-            ref = st.feature_baseline
-        else:
-            subj = ws.subject[idx][rows][0]
-            keys = {k for k in np.unique(ws.session[ws.subject == subj])}
-            ref = np.nanmean(np.stack([ws.sessions[k].feature_mean for k in keys]), axis=0)
-            spread = np.nanmean(np.stack([ws.sessions[k].feature_std for k in keys]), axis=0)
-            f[rows] = (f[rows] - ref) / np.where(spread > 0, spread, 1.0)
+            ref = ws.sessions[key].feature_baseline
+            if ref is not None:
+                f[rows] = f[rows] - ref
             continue
-        if ref is not None:
-            f[rows] = f[rows] - ref
+        subj = ws.subject[idx][rows][0]
+        keys = np.unique(ws.session[ws.subject == subj])
+        ref = np.nanmean(np.stack([ws.sessions[k].feature_mean for k in keys]), axis=0)
+        spread = np.nanmean(np.stack([ws.sessions[k].feature_std for k in keys]), axis=0)
+        f[rows] = (f[rows] - ref) / np.where(spread > 0, spread, 1.0)
     return f
 
 

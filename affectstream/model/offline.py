@@ -83,8 +83,10 @@ def predict_recording(
     rule = predictor.calibration_rule
     running = RunningStats(len(pp.channel_names)) if rule["kind"] == "running" else None
     seen = 0
-    if rule["kind"] in ("none", "running"):
-        cal = predictor.calibration(None) if rule["kind"] == "none" else None
+    if rule["kind"] == "none":
+        cal = predictor.calibration(None)
+    elif running is not None:
+        cal = None  # per window, from the statistics up to its end (below)
     elif len(frames) >= max(nb, 1):
         cal = predictor.calibration(person_stats(frames.x, predictor.rate, rule))
     else:

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, RunningStats, person_stats, warmup_s
+from affectstream.dsp.calibration import Calibration, RunningStats, person_stats
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
-from affectstream.model.offline import first_window_end
+from affectstream.model.offline import baseline_frames, first_window_end
 from affectstream.model.predictor import Predictor
 from affectstream.stream.buffer import RollingWindow
 
@@ -68,10 +68,10 @@ class DeviceState:
         if rule["kind"] == "subject":
             raise ValueError(
                 f"model {predictor.model_id} uses 'subject' calibration (a person's whole data), "
-                "which a live stream cannot provide; export a model trained with 'baseline' or "
-                "'none' calibration"
+                "which a live stream cannot provide; export a model trained with 'running', "
+                "'baseline' or 'none' calibration"
             )
-        self.n_base = int(round(warmup_s(rule) * self.rate))
+        self.n_base = baseline_frames(predictor)
         self._base = (
             np.full((self.n_base, self.pp.n_channels), np.nan)
             if self.n_base and rule["kind"] == "baseline"
