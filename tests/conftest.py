@@ -12,6 +12,9 @@ from affectstream.data import Recording, load_npz
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("AFFECTSTREAM_SHARED_DATA", REPO.parent / "shared" / "data"))
 EXCERPT = REPO / "affectstream" / "data" / "excerpts" / "stress_predict_S13.npz"
+#: A frame-input (CNN) bundle with running calibration, for tests of the frame path: the
+#: packaged default is the feature model when that wins cross-validation.
+CNN_BUNDLE = REPO / "tests" / "assets" / "cnn_running.afb"
 
 
 def shared_path(*parts: str) -> Path:

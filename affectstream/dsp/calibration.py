@@ -16,7 +16,9 @@ One rule, used by training and by the live monitor alike:
 
 Features follow the same rule (``model.calibrated.calibrated_features``): the baseline mean of each
 feature is subtracted (``baseline``), or each feature is z-scored with the person's statistics of
-that feature over the session so far (``running``) or over the whole session (``subject``).
+that feature over the session so far (``running``: every window's features from the session's
+first window on, clipped to +-``clip``) or over the whole session (``subject``). Models that take
+features as input (``model.feature_input``) are served with ``running`` calibration.
 """
 
 from __future__ import annotations
@@ -108,10 +110,15 @@ class Calibration:
     center: np.ndarray
     scale: np.ndarray
     clip: float = CLIP
+    #: normalised value put in place of a missing (NaN) entry, per column; None: 0, the centre
+    fill: np.ndarray | None = None
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """Normalise frames ``(..., n_channels)``; NaN (missing) becomes 0, the centre."""
+        """Normalise rows ``(..., n_columns)`` (frames, or window features); a missing entry
+        becomes ``fill`` (default 0, the centre)."""
         z = (x - self.center) / self.scale
+        if self.fill is not None:
+            z = np.where(np.isnan(z), self.fill, z)
         z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
         return np.clip(z, -self.clip, self.clip, out=z)
 

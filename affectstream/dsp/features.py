@@ -36,6 +36,11 @@ SCR_MIN_AMPLITUDE_US = 0.01
 TONIC_SPAN_S = 20.0
 
 
+#: Rate (Hz) at which window features read the slow level signals (EDA, TEMP): the E4's own
+#: rate, ample for signals low-passed at 1 Hz, and 8x less work than the 32 Hz model grid.
+LEVEL_RATE_HZ = 4.0
+
+
 def feature_names(channel_names: Sequence[str]) -> list[str]:
     """Names of the features :func:`window_features` returns for these channels."""
     names: list[str] = []
@@ -149,14 +154,18 @@ def window_features(x: np.ndarray, channel_names: Sequence[str], rate: float) ->
             out += cardiac_features(refine_peaks(bvp, beats), props["prominences"], rate)
         else:
             out += [float("nan")] * 4
+    # level signals (low-passed at 1 Hz or below by their presets) are read at LEVEL_RATE_HZ
+    step = max(1, int(rate // LEVEL_RATE_HZ))
+    level_rate = rate / step
     eda = _first_channel(x, channel_names, "eda")
     if eda is not None:
         if np.isfinite(eda).any():
-            out += eda_features(eda, rate)
+            out += eda_features(eda[::step], level_rate)
         else:
             out += [float("nan")] * len(MODALITY_FEATURES["eda"])
     temp = _first_channel(x, channel_names, "temp")
     if temp is not None:
-        ok = np.isfinite(temp)
-        out += [float(temp[ok].mean()) if ok.any() else float("nan"), _slope(temp, rate)]
+        t = temp[::step]
+        ok = np.isfinite(t)
+        out += [float(t[ok].mean()) if ok.any() else float("nan"), _slope(t, level_rate)]
     return np.asarray(out, dtype=np.float64)

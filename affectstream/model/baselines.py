@@ -46,3 +46,22 @@ def fit_predict_features(
     out = np.zeros((f_test.shape[0], n_classes))
     out[:, model.classes_] = proba
     return out
+
+
+def logreg_params(model: Any, feature_names: list[str], classes: list[str]) -> dict[str, Any]:
+    """JSON-ready parameters of a fitted :func:`logistic_regression` pipeline: the imputer's
+    fill values, the scaler's mean and scale, coefficients ``(1 or n_classes, n_features)``
+    and intercepts, with the class indices the model saw."""
+    imputer = model.named_steps["simpleimputer"]
+    scaler = model.named_steps["standardscaler"]
+    lr = model.named_steps["logisticregression"]
+    return {
+        "feature_names": list(feature_names),
+        "classes": list(classes),
+        "model_classes": [int(c) for c in lr.classes_],
+        "fill": imputer.statistics_.tolist(),
+        "scaler_mean": scaler.mean_.tolist(),
+        "scaler_scale": scaler.scale_.tolist(),
+        "coef": lr.coef_.tolist(),
+        "intercept": lr.intercept_.tolist(),
+    }

@@ -110,7 +110,8 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
         return f
     if rule["kind"] == "running":  # RunningStats' std is already 1 where there is no spread
         mean, std = ws.running_features
-        return (f - mean[idx]) / std[idx]
+        z = (f - mean[idx]) / std[idx]
+        return np.clip(z, -rule["clip"], rule["clip"])  # NaN (missing) stays NaN
     for key in np.unique(ws.session[idx]):
         rows = ws.session[idx] == key
         if rule["kind"] == "baseline":
@@ -124,6 +125,16 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
         spread = np.nanmean(np.stack([ws.sessions[k].feature_std for k in keys]), axis=0)
         f[rows] = (f[rows] - ref) / np.where(spread > 0, spread, 1.0)
     return f
+
+
+def feature_inputs(
+    ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any], fill: np.ndarray
+) -> np.ndarray:
+    """A feature model's input for the windows at ``idx``: running-calibrated features with
+    missing values set to ``fill``, shape ``(len(idx), n_features)``, float32; what
+    :class:`affectstream.model.feature_input.FeatureEncoder` computes live."""
+    f = calibrated_features(ws, idx, rule)
+    return np.where(np.isnan(f), np.asarray(fill, dtype=np.float64), f).astype(np.float32)
 
 
 def warm_rows(ws: WindowSet, rule: Mapping[str, Any]) -> np.ndarray:

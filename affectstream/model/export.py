@@ -1,8 +1,13 @@
-"""``affectstream export``: a trained CNN and its preprocessing into one int8 bundle.
+"""``affectstream export``: a trained model and its preprocessing into one int8 bundle.
 
-Training side (needs the ``train`` extra). The full-integer conversion is calibrated on real
-training windows; the float TFLite is written beside the bundle for comparison, and the int8
-model is checked against it on every labelled window of the training data.
+Training side (needs the ``train`` extra). ``affectstream train`` saves two exportable models:
+the compact CNN (input: normalised frames) and the logistic regression on running-calibrated
+window features (input: features; exported as one dense softmax layer with the imputation's
+fill values in the bundle and the standardisation folded into its weights). Export takes the
+one with the better cross-validated balanced accuracy unless told which. The full-integer
+conversion is calibrated on real training windows; the float TFLite is written beside the
+bundle for comparison, and the int8 model is checked against it on every labelled window of
+the training data.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 from affectstream import __version__
 from affectstream.dsp.calibration import DEFAULT_BASELINE_S
 from affectstream.model.bundle import read_bundle, sha256, write_bundle
-from affectstream.model.calibrated import calibrated_inputs, warm_rows
+from affectstream.model.calibrated import calibrated_inputs, feature_inputs, warm_rows
 from affectstream.model.metrics import balanced_accuracy
 from affectstream.model.predictor import Predictor
 from affectstream.model.windows import make_windows
@@ -42,6 +47,69 @@ def convert(model: Any, representative: np.ndarray, int8: bool) -> bytes:
     return conv.convert()
 
 
+#: What ``--model`` accepts: a saved model's name, or the better of them.
+MODEL_CHOICES = ("best", "cnn", "logreg")
+
+
+def logreg_keras(params: dict[str, Any]) -> Any:
+    """A Keras dense softmax layer equal to the saved logistic regression pipeline on inputs
+    whose missing values are already filled: the standardisation is folded into the weights."""
+    from affectstream.model.cnn import load_keras
+
+    keras = load_keras()
+    w = np.atleast_2d(np.asarray(params["coef"], dtype=np.float64))
+    b = np.atleast_1d(np.asarray(params["intercept"], dtype=np.float64))
+    mu = np.asarray(params["scaler_mean"], dtype=np.float64)
+    sc = np.asarray(params["scaler_scale"], dtype=np.float64)
+    k, n = len(params["classes"]), w.shape[1]
+    wf = w / sc
+    bf = b - wf @ mu
+    cls = list(params["model_classes"])
+    kernel = np.zeros((n, k))
+    bias = np.full(k, -20.0)  # a class absent from training is never predicted
+    if w.shape[0] == 1:  # binary: one logit, of the second class against the first
+        bias[cls[0]] = 0.0
+        kernel[:, cls[1]], bias[cls[1]] = wf[0], bf[0]
+    else:
+        kernel[:, cls], bias[cls] = wf.T, bf
+    inp = keras.Input((n,), name="features")
+    dense = keras.layers.Dense(k, activation="softmax", name="probs")
+    model = keras.Model(inp, dense(inp), name="logreg")
+    dense.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return model
+
+
+def _exportable(src: Path, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = meta.get("exportable")
+    if found is None and (src / "cnn.keras").is_file():  # a folder from before logreg export
+        found = {"cnn": {"file": "cnn.keras", "input": "frames"}}
+        found["cnn"]["representative"] = "representative.npy"
+        found["cnn"]["cv_balanced_accuracy"] = meta["cv_summary"]["cnn"]["balanced_accuracy"]
+    return found or {}
+
+
+def choose_model(src: Path, meta: dict[str, Any], model: str) -> str:
+    """The saved model to export: ``model``, or for ``best`` the one with the better
+    cross-validated balanced accuracy."""
+    found = _exportable(src, meta)
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"model {model!r}: use one of {', '.join(MODEL_CHOICES)}")
+    if not found:
+        raise FileNotFoundError(
+            f"{src}: no exportable model; train with 'cnn' or 'logreg' (running calibration) "
+            "among the models"
+        )
+    if model == "best":
+        return max(found, key=lambda m: found[m]["cv_balanced_accuracy"])
+    if model not in found:
+        raise FileNotFoundError(
+            f"{src}: training saved no {model} model (it saved {sorted(found)}); "
+            f"{'logreg is saved only with running calibration; ' if model == 'logreg' else ''}"
+            "retrain with it among the models"
+        )
+    return model
+
+
 def _windows_for_check(meta: dict[str, Any]):
     from affectstream.model.training import load_labelled
 
@@ -60,26 +128,49 @@ def _windows_for_check(meta: dict[str, Any]):
 
 
 def export_bundle(
-    train_dir: str | Path, out: str | Path, *, check: bool = True, progress: Any = print
+    train_dir: str | Path,
+    out: str | Path,
+    *,
+    model: str = "best",
+    check: bool = True,
+    progress: Any = print,
 ) -> dict[str, Any]:
-    """Write the int8 bundle ``out`` and ``out`` with ``.float.tflite``; return a summary."""
+    """Write the int8 bundle ``out`` and ``out`` with ``.float.tflite``; return a summary.
+
+    ``model``: ``best`` (the saved model with the better cross-validated balanced accuracy),
+    ``cnn`` or ``logreg``.
+    """
     from affectstream.model.cnn import load_keras
 
     keras = load_keras()
     src = Path(train_dir)
-    for name in ("cnn.keras", "model_meta.json", "representative.npy"):
-        if not (src / name).is_file():
-            raise FileNotFoundError(
-                f"{src / name} is missing: export takes the folder `affectstream train` wrote "
-                "with the CNN among its models"
-            )
+    if not (src / "model_meta.json").is_file():
+        raise FileNotFoundError(
+            f"{src / 'model_meta.json'} is missing: export takes the folder `affectstream train` "
+            "wrote with the CNN or the logistic regression among its models"
+        )
     meta = json.loads((src / "model_meta.json").read_text())
-    model = keras.models.load_model(src / "cnn.keras")
-    rep = np.load(src / "representative.npy")
+    name = choose_model(src, meta, model)
+    entry = _exportable(src, meta)[name]
+    for f in (entry["file"], entry["representative"]):
+        if not (src / f).is_file():
+            raise FileNotFoundError(f"{src / f} is missing; train again into {src}")
+    params: dict[str, Any] = {}
+    if entry["input"] == "features":
+        params = json.loads((src / entry["file"]).read_text())
+        net = logreg_keras(params)
+        input_meta = {"kind": "features", "names": params["feature_names"], "fill": params["fill"]}
+    else:
+        net = keras.models.load_model(src / entry["file"])
+        input_meta = {"kind": "frames"}
+    rep = np.load(src / entry["representative"])
     say = progress or (lambda _m: None)
-    say(f"converting {src / 'cnn.keras'} to int8 with {len(rep)} representative windows")
-    int8 = convert(model, rep, int8=True)
-    flt = convert(model, rep, int8=False)
+    say(
+        f"exporting {name} (cross-validated balanced accuracy "
+        f"{entry['cv_balanced_accuracy']:.3f}): int8 with {len(rep)} representative windows"
+    )
+    int8 = convert(net, rep, int8=True)
+    flt = convert(net, rep, int8=False)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     float_path = out.with_suffix(".float.tflite")
@@ -101,7 +192,7 @@ def export_bundle(
         }
     n_frames = int(round(meta["window_s"] * meta["preprocess"]["model_rate"]))
     metadata = {
-        "model_id": f"affectstream-cnn-{sha256(int8)[:10]}",
+        "model_id": f"affectstream-{name}-{sha256(int8)[:10]}",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "affectstream_version": __version__,
         "classes": meta["classes"],
@@ -113,12 +204,14 @@ def export_bundle(
         "default_hop_s": meta["hop_s"],
         "preprocess": meta["preprocess"],
         "calibration": meta["calibration"],
+        "input": input_meta,
         "quantization": {},
         "training": {
+            "model": name,
             "subjects": meta["trained_on_subjects"],
             "data": meta.get("data"),
             "report": report,
-            "epochs": meta.get("epochs_trained"),
+            "epochs": entry.get("epochs_trained", meta.get("epochs_trained")),
         },
         "sha256": "",
     }
@@ -139,6 +232,7 @@ def export_bundle(
         "representative_windows": int(len(rep)),
     }
     summary: dict[str, Any] = {
+        "model": name,
         "bundle": str(out),
         "bundle_bytes": 0,
         "float_tflite": str(float_path),
@@ -148,13 +242,12 @@ def export_bundle(
         say("checking int8 against float on the training data's labelled windows")
         ws = _windows_for_check(meta)
         cal = meta["calibration"]
-        x = calibrated_inputs(
-            ws,
-            np.arange(len(ws)),
-            cal,
-            np.asarray(cal["global_center"]),
-            np.asarray(cal["global_scale"]),
-        )
+        idx = np.arange(len(ws))
+        if input_meta["kind"] == "features":
+            x = feature_inputs(ws, idx, cal, np.asarray(params["fill"]))
+        else:
+            gc, gs = np.asarray(cal["global_center"]), np.asarray(cal["global_scale"])
+            x = calibrated_inputs(ws, idx, cal, gc, gs)
         p_int8 = np.concatenate([pred.predict(x[i : i + 256]) for i in range(0, len(x), 256)])
         p_float = _float_predict(flt, x)
         k = len(ws.classes)

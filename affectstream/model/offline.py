@@ -16,6 +16,7 @@ from affectstream.data import Recording
 from affectstream.dsp.calibration import RunningStats, person_stats, warmup_s
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.quality import window_quality
+from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
 
 #: Windows with more missing frames than this are abstained on.
@@ -81,6 +82,8 @@ def predict_recording(
     hop = int(round((hop_s or float(meta["default_hop_s"])) * predictor.rate))
     nb = baseline_frames(predictor)
     rule = predictor.calibration_rule
+    if predictor.input_kind == "features":
+        return _predict_features(predictor, rec, pp, frames, hop, nb, max_missing)
     running = RunningStats(len(pp.channel_names)) if rule["kind"] == "running" else None
     seen = 0
     if rule["kind"] == "none":
@@ -92,7 +95,6 @@ def predict_recording(
     else:
         cal = None  # too short for the baseline: every window abstains ("calibrating")
     ends = window_ends(len(frames), n_win, hop, max(nb, n_win))
-    probs = np.full((ends.size, len(predictor.classes)), np.nan)
     reasons: list[str | None] = [None] * ends.size
     quality = np.zeros(ends.size)
     true: list[str | None] = []
@@ -113,6 +115,57 @@ def predict_recording(
         else:
             batch.append(cal.apply(w))
             rows.append(i)
+    return _finish(predictor, rec, frames, ends, batch, rows, quality, reasons, true)
+
+
+def _predict_features(
+    predictor: Predictor,
+    rec: Recording,
+    pp: Preprocessor,
+    frames: Any,
+    hop: int,
+    nb: int,
+    max_missing: float,
+) -> RecordingPredictions:
+    """A feature model: every window from the first full one feeds the person's feature
+    statistics (as in the monitor); those ending after the warm-up are predicted."""
+    n_win = predictor.window_frames
+    enc = FeatureEncoder(predictor.metadata, pp.channel_names, frames.rate)
+    first = first_window_end(n_win, hop, max(nb, n_win))
+    ends = window_ends(len(frames), n_win, hop, first)
+    reasons: list[str | None] = [None] * ends.size
+    quality = np.zeros(ends.size)
+    true: list[str | None] = []
+    batch, rows = [], []
+    i = 0
+    for e in window_ends(len(frames), n_win, hop, n_win):
+        w = frames.x[e - n_win : e]
+        encoded = enc.encode(w)
+        if e < first:
+            continue  # warm-up: statistics only
+        t0, t1 = frames.k[e - n_win] / frames.rate, (frames.k[e - 1] + 1) / frames.rate
+        true.append(rec.label_covering(t0, t1))
+        quality[i], reasons[i] = window_quality(w, pp.channel_names, frames.rate, max_missing)
+        if reasons[i] is None:
+            batch.append(encoded)
+            rows.append(i)
+        i += 1
+    return _finish(predictor, rec, frames, ends, batch, rows, quality, reasons, true)
+
+
+def _finish(
+    predictor: Predictor,
+    rec: Recording,
+    frames: Any,
+    ends: np.ndarray,
+    batch: list[np.ndarray],
+    rows: list[int],
+    quality: np.ndarray,
+    reasons: list[str | None],
+    true: list[str | None],
+) -> RecordingPredictions:
+    """Run the model on the windows to predict, in batches; assemble the result."""
+    probs = np.full((ends.size, len(predictor.classes)), np.nan)
     if batch:
         x = np.stack(batch).astype(np.float32)
         out = np.concatenate([predictor.predict(x[j : j + 64]) for j in range(0, len(x), 64)])

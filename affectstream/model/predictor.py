@@ -13,11 +13,16 @@ import numpy as np
 
 from affectstream.dsp.calibration import Calibration, check_rule, make_calibration
 from affectstream.model.bundle import Bundle, BundleError, read_bundle
+from affectstream.model.feature_input import check_feature_input, input_kind
 from affectstream.model.interpreter import make_interpreter
 
 
 class Predictor:
     """Predict class probabilities for normalised windows with a bundle's int8 model.
+
+    The model takes a window's normalised frames ``(window_frames, n_channels)`` (input kind
+    ``frames``, the CNN) or its normalised features ``(n_features,)`` (input kind ``features``,
+    see :mod:`affectstream.model.feature_input`).
 
     Parameters
     ----------
@@ -28,7 +33,7 @@ class Predictor:
 
     Attributes
     ----------
-    classes, channels, window_frames, model_id, metadata, runtime
+    classes, channels, window_frames, model_id, metadata, runtime, input_kind, input_shape
     """
 
     def __init__(self, bundle: str | Path | Bundle = "default", num_threads: int = 1) -> None:
@@ -42,6 +47,18 @@ class Predictor:
         self.rate = float(meta["model_rate"])
         self.calibration_rule = check_rule(meta["calibration"])
         try:
+            self.input_kind = input_kind(meta)
+            self.feature_names: list[str] = (
+                check_feature_input(meta, self.channels) if self.input_kind == "features" else []
+            )
+        except ValueError as exc:
+            raise BundleError(f"{self.bundle.path}: {exc}") from exc
+        self.input_shape: tuple[int, ...] = (
+            (len(self.feature_names),)
+            if self.input_kind == "features"
+            else (self.window_frames, len(self.channels))
+        )
+        try:
             self._interp, self.runtime = make_interpreter(self.bundle.model_bytes, num_threads)
         except (ValueError, RuntimeError) as exc:
             raise BundleError(
@@ -54,10 +71,10 @@ class Predictor:
         self._in_q = inp["quantization"]
         self._out_q = out["quantization"]
         shape = tuple(int(s) for s in inp["shape"][1:])
-        if shape != (self.window_frames, len(self.channels)):
+        if shape != self.input_shape:
             raise BundleError(
-                f"{self.bundle.path}: model input {shape} does not match the metadata's window "
-                f"({self.window_frames}, {len(self.channels)}); re-export the model"
+                f"{self.bundle.path}: model input {shape} does not match the metadata's "
+                f"{self.input_kind} {self.input_shape}; re-export the model"
             )
         self._batch = 1
 
@@ -71,7 +88,13 @@ class Predictor:
             )
 
     def calibration(self, person: tuple[np.ndarray, np.ndarray] | None = None) -> Calibration:
-        """The input normalisation for a person (``person``: baseline mean and std)."""
+        """The frame normalisation for a person (``person``: baseline mean and std); a feature
+        model normalises with :class:`~affectstream.model.feature_input.FeatureEncoder`."""
+        if self.input_kind == "features":
+            raise ValueError(
+                f"model {self.model_id} takes window features: encode windows with "
+                "affectstream.model.feature_input.FeatureEncoder, not a frame calibration"
+            )
         rule = self.calibration_rule
         return make_calibration(
             rule,
@@ -83,9 +106,7 @@ class Predictor:
 
     def _resize(self, n: int) -> None:
         if n != self._batch:
-            self._interp.resize_tensor_input(
-                self._in_idx, [n, self.window_frames, len(self.channels)]
-            )
+            self._interp.resize_tensor_input(self._in_idx, [n, *self.input_shape])
             self._interp.allocate_tensors()
             self._batch = n
 
@@ -95,21 +116,23 @@ class Predictor:
         Parameters
         ----------
         windows
-            Shape ``(n, window_frames, n_channels)`` or one window ``(window_frames,
-            n_channels)``, already normalised by :meth:`calibration`.
+            Shape ``(n, *input_shape)`` or one window ``input_shape``: frames ``(window_frames,
+            n_channels)`` normalised by :meth:`calibration`, or features ``(n_features,)`` from
+            :class:`~affectstream.model.feature_input.FeatureEncoder`.
 
         Returns
         -------
         Shape ``(n, n_classes)`` (or ``(n_classes,)`` for one window), float32, rows sum to ~1.
         """
         x = np.asarray(windows, dtype=np.float32)
-        single = x.ndim == 2
+        single = x.ndim == len(self.input_shape)
         if single:
             x = x[None]
-        if x.ndim != 3 or x.shape[1:] != (self.window_frames, len(self.channels)):
+        if x.shape[1:] != self.input_shape:
+            what = self.feature_names if self.input_kind == "features" else self.channels
             raise ValueError(
                 f"windows have shape {np.shape(windows)}; model {self.model_id} takes "
-                f"(n, {self.window_frames}, {len(self.channels)}) for channels {self.channels}"
+                f"(n, {', '.join(map(str, self.input_shape))}) {self.input_kind} for {what}"
             )
         self._resize(x.shape[0])
         if self._in_dtype == np.int8:

@@ -18,6 +18,7 @@ from affectstream.model import baselines
 from affectstream.model.calibrated import (
     calibrated_features,
     calibrated_inputs,
+    feature_inputs,
     fit_global,
     warm_rows,
 )
@@ -426,9 +427,15 @@ def run_training(
         "warnings": warnings,
         "config": cfg.as_dict(),
     }
+    exportable: dict[str, dict[str, Any]] = {}
+    if "logreg" in models and rule["kind"] == "running":
+        say("final logistic regression: fitting on all subjects for export")
+        exportable["logreg"] = _save_final_logreg(ws, rule, cfg, out)
     if "cnn" in models:
         say("final CNN: training on all subjects for export")
-        _save_final_cnn(ws, rule, preprocess, cfg, out, report, curves["cnn"])
+        exportable["cnn"] = _save_final_cnn(ws, rule, cfg, out, curves["cnn"])
+    if exportable:
+        _save_model_meta(ws, rule, preprocess, cfg, out, report, exportable)
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
     say(
@@ -439,15 +446,66 @@ def run_training(
     return report
 
 
-def _save_final_cnn(
+def _save_final_logreg(
+    ws: WindowSet, rule: dict[str, Any], cfg: TrainConfig, out: Path
+) -> dict[str, Any]:
+    """Fit the logistic regression on every subject's running-calibrated features; save its
+    parameters (``logreg.json``) and representative inputs for export."""
+    f = calibrated_features(ws, np.arange(len(ws)), rule)
+    model = baselines.logistic_regression(cfg.seed).fit(f, ws.y)
+    params = baselines.logreg_params(model, ws.feature_names, ws.classes)
+    (out / "logreg.json").write_text(json.dumps(params, indent=1))
+    x = feature_inputs(ws, np.arange(len(ws)), rule, np.asarray(params["fill"]))
+    rng = np.random.default_rng(cfg.seed)
+    rep = rng.choice(len(ws), size=min(N_REPRESENTATIVE, len(ws)), replace=False)
+    np.save(out / "representative_features.npy", x[rep].astype(np.float32))
+    return {
+        "file": "logreg.json",
+        "input": "features",
+        "representative": "representative_features.npy",
+    }
+
+
+def _save_model_meta(
     ws: WindowSet,
     rule: dict[str, Any],
     preprocess: dict[str, Any],
     cfg: TrainConfig,
     out: Path,
     report: dict[str, Any],
-    curves: list[dict[str, list[float]]] | None = None,
+    exportable: dict[str, dict[str, Any]],
 ) -> None:
+    """``model_meta.json``: what export needs besides the saved models."""
+    gc, gs = fit_global(ws, np.unique(ws.session), rule)
+    for name, entry in exportable.items():
+        entry["cv_balanced_accuracy"] = report["models"][name]["balanced_accuracy"]
+    meta = {
+        "classes": ws.classes,
+        "channels": ws.channel_names,
+        "feature_names": ws.feature_names,
+        "preprocess": preprocess,
+        "window_s": ws.window_s,
+        "hop_s": ws.hop_s,
+        "calibration": {**rule, "global_center": gc.tolist(), "global_scale": gs.tolist()},
+        "trained_on_subjects": sorted(map(str, np.unique(ws.subject))),
+        "data": report["data"],
+        "data_options": cfg.data,
+        "exportable": exportable,
+        "cv_summary": {
+            m: {"balanced_accuracy": r["balanced_accuracy"], "macro_f1": r["macro_f1"]}
+            for m, r in report["models"].items()
+        },
+    }
+    (out / "model_meta.json").write_text(json.dumps(meta, indent=2))
+
+
+def _save_final_cnn(
+    ws: WindowSet,
+    rule: dict[str, Any],
+    cfg: TrainConfig,
+    out: Path,
+    curves: list[dict[str, list[float]]] | None = None,
+) -> dict[str, Any]:
     """Train the compact CNN on every subject and save it with what export needs."""
     curves = curves or []
     idx = np.arange(len(ws))
@@ -463,20 +521,9 @@ def _save_final_cnn(
     rng = np.random.default_rng(cfg.seed)
     rep = rng.choice(len(ws), size=min(N_REPRESENTATIVE, len(ws)), replace=False)
     np.save(out / "representative.npy", x[rep].astype(np.float32))
-    meta = {
-        "classes": ws.classes,
-        "channels": ws.channel_names,
-        "preprocess": preprocess,
-        "window_s": ws.window_s,
-        "hop_s": ws.hop_s,
-        "calibration": {**rule, "global_center": gc.tolist(), "global_scale": gs.tolist()},
-        "trained_on_subjects": sorted(map(str, np.unique(ws.subject))),
-        "data": report["data"],
-        "data_options": cfg.data,
+    return {
+        "file": "cnn.keras",
+        "input": "frames",
+        "representative": "representative.npy",
         "epochs_trained": len(hist.get("loss", [])),
-        "cv_summary": {
-            m: {"balanced_accuracy": r["balanced_accuracy"], "macro_f1": r["macro_f1"]}
-            for m, r in report["models"].items()
-        },
     }
-    (out / "model_meta.json").write_text(json.dumps(meta, indent=2))

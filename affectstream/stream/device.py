@@ -12,6 +12,7 @@ import numpy as np
 from affectstream.dsp.calibration import Calibration, RunningStats, person_stats
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
+from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.offline import baseline_frames, first_window_end
 from affectstream.model.predictor import Predictor
 from affectstream.stream.buffer import RollingWindow
@@ -23,7 +24,9 @@ class PendingWindow:
 
     device: str
     t_end: float  #: window end, seconds
-    x: np.ndarray | None  #: normalised window ``(n_frames, n_channels)``, None for abstentions
+    #: model input: normalised frames ``(n_frames, n_channels)`` or features ``(n_features,)``;
+    #: None for abstentions
+    x: np.ndarray | None
     quality: float
     reason: str | None
     received: float  #: perf_counter() when the data completing the window arrived
@@ -46,6 +49,8 @@ class DeviceState:
     The windows end every hop from the device's first frame (``window + j * hop`` frames), as
     :func:`affectstream.model.offline.window_ends` schedules them offline; with baseline or
     running calibration the first window waits until the baseline (the warm-up) is complete.
+    A feature model's windows are cut from the first full window on: those inside the warm-up
+    only feed the person's feature statistics and are not returned.
     """
 
     def __init__(
@@ -72,18 +77,29 @@ class DeviceState:
                 "'baseline' or 'none' calibration"
             )
         self.n_base = baseline_frames(predictor)
+        #: a feature model's encoder (the person's running feature statistics), else None
+        self.features = (
+            FeatureEncoder(meta, self.pp.channel_names, self.rate)
+            if predictor.input_kind == "features"
+            else None
+        )
+        frames_in = self.features is None
         self._base = (
             np.full((self.n_base, self.pp.n_channels), np.nan)
-            if self.n_base and rule["kind"] == "baseline"
+            if frames_in and self.n_base and rule["kind"] == "baseline"
             else None
         )
         #: the person's statistics so far (running calibration), updated frame by frame
-        self.running = RunningStats(self.pp.n_channels) if rule["kind"] == "running" else None
+        self.running = (
+            RunningStats(self.pp.n_channels) if frames_in and rule["kind"] == "running" else None
+        )
         self.calibration: Calibration | None = (
-            predictor.calibration(None) if rule["kind"] == "none" else None
+            predictor.calibration(None) if frames_in and rule["kind"] == "none" else None
         )
         self.buffer = RollingWindow(self.n_win, self.pp.n_channels)
-        self.next_end = first_window_end(self.n_win, self.hop, self.n_base)
+        self.next_end = first_window_end(
+            self.n_win, self.hop, self.n_win if self.features else self.n_base
+        )
         self.first_k: int | None = None
         self.counters = DeviceCounters()
         self.last_data = time.monotonic()
@@ -156,16 +172,27 @@ class DeviceState:
             if self.buffer.total == self.next_end:
                 if self.running is not None and self.buffer.total >= self.n_base:
                     self.calibration = self.predictor.calibration(self.running.stats())
-                out.append(self._cut(received))
+                cut = self._cut(received)
+                if cut is not None:
+                    out.append(cut)
                 self.next_end += self.hop
         self.counters.frames += m
         return out
 
-    def _cut(self, received: float) -> PendingWindow:
+    def _cut(self, received: float) -> PendingWindow | None:
         w = self.buffer.window(self._win)
+        if self.features is not None:
+            encoded = self.features.encode(w)  # every window feeds the feature statistics
+            if self.buffer.total < self.n_base:
+                return None  # warm-up
         t_end = (self.first_k + self.buffer.total) / self.rate  # type: ignore[operator]
         quality, reason = window_quality(w, self.pp.channel_names, self.rate, self.max_missing)
         self.counters.windows += 1
+        if self.features is not None:
+            if reason is not None:
+                self.counters.abstentions += 1
+                return PendingWindow(self.device, t_end, None, quality, reason, received)
+            return PendingWindow(self.device, t_end, encoded, quality, None, received)
         if reason is not None or self.calibration is None:
             self.counters.abstentions += 1
             return PendingWindow(
@@ -189,6 +216,7 @@ class DeviceState:
             "frames": c.frames,
             "windows": c.windows,
             "abstentions": c.abstentions,
-            "calibrated": self.calibration is not None,
+            "calibrated": self.calibration is not None
+            or (self.features is not None and self.buffer.total >= self.n_base),
             "dropped_samples": sum(self.pp.dropped_samples.values()),
         }

@@ -15,7 +15,7 @@ def run_model_bench(model: str = "default", repeats: int = 300, batch: int = 64)
     single = Predictor(model, num_threads=1)
     batched = Predictor(model, num_threads=1)
     rng = np.random.default_rng(0)
-    shape = (single.window_frames, len(single.channels))
+    shape = single.input_shape
     x = rng.standard_normal((batch, *shape)).astype(np.float32)
     for _ in range(10):
         single.predict(x[0])
@@ -33,7 +33,7 @@ def run_model_bench(model: str = "default", repeats: int = 300, batch: int = 64)
         tb[i] = time.perf_counter() - t0
     return {
         "what": f"Predictor.predict on {single.model_id} (int8, {single.runtime}, 1 thread), "
-        f"window {shape[0]}x{shape[1]}",
+        f"input {single.input_kind} {'x'.join(map(str, shape))}",
         "single_ms_median": float(np.median(t1) * 1e3),
         "single_ms_p99": float(np.percentile(t1, 99) * 1e3),
         "batch": batch,

@@ -48,10 +48,22 @@ def run(args: argparse.Namespace) -> int:
     )
     mods = ", ".join(f"{m['name']} {m['fs']:g} Hz" for m in meta["preprocess"]["modalities"])
     print(f"  inputs: {mods}")
+    if pred.input_kind == "features":
+        print(
+            f"  model input: {len(pred.feature_names)} window features "
+            f"({', '.join(pred.feature_names)})"
+        )
+    else:
+        print("  model input: the window's normalised frames")
     cal = meta["calibration"]
     print(
         f"  calibration: {cal['kind']}"
         + (f" (first {cal['baseline_s']:g} s of a session)" if cal["kind"] == "baseline" else "")
+        + (
+            f" (the person's statistics so far, after a {cal['min_s']:g} s warm-up)"
+            if cal["kind"] == "running"
+            else ""
+        )
     )
     for name in ("input", "output"):
         d = t[name]

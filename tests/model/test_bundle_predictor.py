@@ -15,11 +15,13 @@ from affectstream.model.bundle import (
     write_bundle,
 )
 from affectstream.model.predictor import Predictor
+from tests.conftest import CNN_BUNDLE, EXCERPT
 
 
-@pytest.fixture(scope="module")
-def default_predictor() -> Predictor:
-    return Predictor("default")
+@pytest.fixture(scope="module", params=["default", "cnn"])
+def default_predictor(request) -> Predictor:
+    """The packaged model, and a frame-input (CNN) bundle."""
+    return Predictor("default" if request.param == "default" else CNN_BUNDLE)
 
 
 def test_default_bundle_is_small_and_valid(default_predictor):
@@ -34,7 +36,7 @@ def test_default_bundle_is_small_and_valid(default_predictor):
 
 def test_predict_single_and_batch_agree(default_predictor):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((5, default_predictor.window_frames, 3)).astype(np.float32)
+    x = rng.standard_normal((5, *default_predictor.input_shape)).astype(np.float32)
     batch = default_predictor.predict(x)
     assert batch.shape == (5, 2)
     assert np.allclose(batch.sum(1), 1.0, atol=0.02)
@@ -43,8 +45,9 @@ def test_predict_single_and_batch_agree(default_predictor):
 
 
 def test_wrong_window_shape_is_refused(default_predictor):
-    with pytest.raises(ValueError, match="takes \\(n, 1920, 3\\)"):
-        default_predictor.predict(np.zeros((10, 3)))
+    shape = ", ".join(map(str, default_predictor.input_shape))
+    with pytest.raises(ValueError, match=f"takes \\(n, {shape}\\) {default_predictor.input_kind}"):
+        default_predictor.predict(np.zeros((10, 3, 2)))
 
 
 def test_missing_channel_is_named(default_predictor):
@@ -108,8 +111,10 @@ def test_runtime_never_imports_tensorflow():
     code = (
         "import sys; import affectstream.model.predictor, affectstream.model.offline, "
         "affectstream.stream, affectstream.dsp, affectstream.data; "
-        "from affectstream.model.predictor import Predictor; Predictor('default').predict("
-        "__import__('numpy').zeros((1920, 3), 'float32')); "
+        "from affectstream.model.predictor import Predictor; p = Predictor('default'); "
+        "p.predict(__import__('numpy').zeros(p.input_shape, 'float32')); "
+        "from affectstream.data import load_npz; from affectstream.model.offline import "
+        f"predict_recording; predict_recording(p, load_npz({str(EXCERPT)!r})); "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

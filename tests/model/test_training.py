@@ -46,11 +46,8 @@ def test_seed_layout_simulate_and_train_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_stress_predict_reduced_run(tmp_path, stress_predict):
-    cfg = TrainConfig.from_dict(
-        {**REDUCED, "max_subjects": 4, "models": ["majority", "logreg", "cnn"]}
-    )
-    report = run_training(stress_predict, tmp_path / "out", cfg, progress=None)
+def test_stress_predict_reduced_run(reduced_run):
+    out, report = reduced_run
     assert report["dataset"]["classes"] == ["non-stress", "stress"]
     assert report["calibration"]["kind"] == "running"
     assert report["models"]["majority"]["balanced_accuracy"] == pytest.approx(0.5)
@@ -59,3 +56,9 @@ def test_stress_predict_reduced_run(tmp_path, stress_predict):
     assert any("warm up the running calibration" in w for w in report["warnings"])
     cals = {a["calibration"] for a in report["ablation"]}
     assert cals == {"none", "baseline", "running", "subject"}
+    # both exportable models are saved, with their cross-validated scores
+    meta = json.loads((out / "model_meta.json").read_text())
+    assert set(meta["exportable"]) == {"logreg", "cnn"}
+    for name, entry in meta["exportable"].items():
+        assert (out / entry["file"]).is_file() and (out / entry["representative"]).is_file()
+        assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]

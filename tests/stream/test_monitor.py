@@ -9,6 +9,7 @@ from affectstream.model.predictor import Predictor
 from affectstream.stream.monitor import Monitor
 from affectstream.stream.records import RECORD_KEYS
 from affectstream.stream.replay import replay_chunks
+from tests.conftest import CNN_BUNDLE
 from tests.stream.parity import assert_parity, offline_by_time
 
 
@@ -17,13 +18,16 @@ def predictor():
     return Predictor("default")
 
 
-@pytest.fixture(scope="module", params=["bundled", "none", "baseline", "running"])
+@pytest.fixture(scope="module", params=["bundled", "cnn-none", "cnn-baseline", "cnn-running"])
 def any_rule_predictor(request, tmp_path_factory):
-    """The default model under each calibration rule (the rule is metadata; weights unchanged)."""
+    """The packaged model, and a frame-input CNN under each calibration rule (the rule is
+    metadata; weights unchanged)."""
     if request.param == "bundled":
         return Predictor("default")
-    b = read_bundle("default")
-    rule = {**b.metadata["calibration"], "kind": request.param}
+    if request.param == "cnn-running":
+        return Predictor(CNN_BUNDLE)
+    b = read_bundle(CNN_BUNDLE)
+    rule = {**b.metadata["calibration"], "kind": request.param.removeprefix("cnn-")}
     rule.pop("min_s", None)
     rule.pop("baseline_s", None)
     meta = {**b.metadata, "calibration": rule}

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from affectstream.model.bundle import read_bundle
+from affectstream.model.predictor import Predictor
 from affectstream.tools.cli import build_parser, main
 
 SUBCOMMANDS = [
@@ -88,6 +90,19 @@ def test_bench_model_json():
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)["model"]
     assert r["single_ms_median"] > 0 and r["batch"] == 64 and r["batch_ms_median"] > 0
+
+
+@pytest.mark.slow
+def test_bench_scale_json_at_the_models_hop():
+    out = run_cli("bench", "scale", "--devices", "2", "6", "--hops", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)["scale"]
+    hop = read_bundle("default").metadata["default_hop_s"]
+    for c in r["compute"]:
+        assert c["hop_s"] == hop and c["predictions_per_hop"] == c["devices"]
+        assert c["input"] == Predictor("default").input_kind
+    assert r["obvious"]["us_per_device_hop"] > 0 and r["obvious_ratio"] > 0
+    assert r["replay"]["windows"] > 200
 
 
 def test_inspect_and_evaluate_the_default_model(stress_predict):

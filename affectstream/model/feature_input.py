@@ -1,0 +1,91 @@
+"""Models that take a window's DSP features as input instead of its frames.
+
+A feature model (the logistic regression the training report compares, exported as one int8
+dense layer) sees, for every window, :func:`affectstream.dsp.features.window_features` z-scored
+with the person's running statistics of those features: every window's features from the
+session's first full window on, on the hop schedule (``running`` calibration). One
+:class:`FeatureEncoder` per session does this for offline prediction and for the live monitor;
+training computes the same statistics in :func:`affectstream.model.windows.make_windows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from affectstream.dsp.calibration import Calibration, RunningStats
+from affectstream.dsp.features import feature_names, window_features
+
+#: Input kinds a bundle can declare (metadata ``input.kind``; absent means frames).
+INPUT_KINDS = ("frames", "features")
+
+
+def input_kind(metadata: Mapping[str, Any]) -> str:
+    """``"frames"`` (normalised window frames) or ``"features"`` (normalised window features)."""
+    kind = (metadata.get("input") or {}).get("kind", "frames")
+    if kind not in INPUT_KINDS:
+        raise ValueError(
+            f"model input kind {kind!r} is unknown to this affectstream (it knows "
+            f"{', '.join(INPUT_KINDS)}); upgrade affectstream or re-export the model"
+        )
+    return kind
+
+
+def check_feature_input(metadata: Mapping[str, Any], channel_names: Sequence[str]) -> list[str]:
+    """The feature names a feature model expects, checked against what ``dsp`` computes for
+    ``channel_names``; raises ``ValueError`` naming the difference."""
+    inp = metadata.get("input") or {}
+    names = list(inp.get("names") or [])
+    fill = list(inp.get("fill") or [])
+    ours = feature_names(channel_names)
+    if names != ours:
+        raise ValueError(
+            f"the model was trained on features {names}; this affectstream computes {ours} "
+            "for its channels: re-export the model with this version"
+        )
+    if len(fill) != len(names):
+        raise ValueError(f"input.fill has {len(fill)} values for {len(names)} features")
+    if metadata["calibration"]["kind"] != "running":
+        raise ValueError(
+            f"a feature model needs 'running' calibration; this one has "
+            f"{metadata['calibration']['kind']!r}: retrain with calibration kind 'running'"
+        )
+    return names
+
+
+class FeatureEncoder:
+    """Encode one session's windows for a feature model, in schedule order.
+
+    Call :meth:`encode` for every window ending at ``window + j * hop`` frames from the
+    session's first frame, including those inside the warm-up (they only update the statistics).
+    At the training hop (the bundle's ``default_hop_s``) the statistics are exactly those training
+    used; another hop samples the same session more or less densely, which moves a mean and a
+    spread over minutes of windows very little.
+
+    Parameters
+    ----------
+    metadata
+        The bundle's metadata (``input.names``, ``input.fill``, ``calibration.clip``).
+    channel_names, rate
+        The Preprocessor's channel order and model rate (Hz).
+    """
+
+    def __init__(
+        self, metadata: Mapping[str, Any], channel_names: Sequence[str], rate: float
+    ) -> None:
+        self.names = check_feature_input(metadata, channel_names)
+        self.channel_names = list(channel_names)
+        self.rate = float(rate)
+        self.fill = np.asarray(metadata["input"]["fill"], dtype=np.float64)
+        self.clip = float(metadata["calibration"].get("clip", 4.0))
+        self.running = RunningStats(len(self.names))
+
+    def encode(self, window: np.ndarray) -> np.ndarray:
+        """Features of ``window`` ``(n_frames, n_channels)``, added to the person's statistics,
+        then z-scored with them; shape ``(n_features,)``, float32, missing -> the fill value."""
+        f = window_features(window, self.channel_names, self.rate)
+        self.running.update(f)
+        mean, std = self.running.stats()
+        return Calibration(mean, std, self.clip, self.fill).apply(f).astype(np.float32)

@@ -1,0 +1,22 @@
+"""A reduced training run on real Stress-Predict data, shared by the training and export tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def reduced_run(tmp_path_factory, stress_predict) -> tuple[Path, dict]:
+    """Four subjects, two folds, few epochs: (training folder, report)."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("sklearn")
+    from affectstream.model.train_config import REDUCED, TrainConfig
+    from affectstream.model.training import run_training
+
+    cfg = TrainConfig.from_dict(
+        {**REDUCED, "max_subjects": 4, "models": ["majority", "logreg", "cnn"]}
+    )
+    out = tmp_path_factory.mktemp("reduced") / "out"
+    return out, run_training(stress_predict, out, cfg, progress=None)

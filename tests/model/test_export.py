@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("sklearn")
+
+from affectstream.dsp.preprocessor import Preprocessor  # noqa: E402
+from affectstream.model import baselines  # noqa: E402
+from affectstream.model.calibrated import feature_inputs, warm_rows  # noqa: E402
+from affectstream.model.export import choose_model, export_bundle, logreg_keras  # noqa: E402
+from affectstream.model.offline import predict_recording  # noqa: E402
+from affectstream.model.predictor import Predictor  # noqa: E402
+from affectstream.model.windows import make_windows  # noqa: E402
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logreg_as_a_dense_layer_equals_the_sklearn_pipeline(n_classes):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5)) * [1, 2, 3, 4, 5] + [0, 1, -1, 2, 0]
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int) + (n_classes == 3) * (x[:, 2] > 1)
+    x[rng.random(x.shape) < 0.05] = np.nan  # missing features are imputed
+    model = baselines.logistic_regression(0).fit(x, y)
+    params = baselines.logreg_params(model, list("abcde"), [str(c) for c in range(n_classes)])
+    filled = np.where(np.isnan(x), np.asarray(params["fill"]), x).astype(np.float32)
+    got = logreg_keras(params).predict(filled, verbose=0)
+    np.testing.assert_allclose(got, model.predict_proba(x), atol=1e-5)
+
+
+def test_choose_model_explains_a_model_training_did_not_save(tmp_path):
+    meta = {"exportable": {"cnn": {"cv_balanced_accuracy": 0.6}}}
+    assert choose_model(tmp_path, meta, "best") == "cnn"
+    with pytest.raises(FileNotFoundError, match="saved no logreg model.*running calibration"):
+        choose_model(tmp_path, meta, "logreg")
+    with pytest.raises(ValueError, match="use one of best, cnn, logreg"):
+        choose_model(tmp_path, meta, "forest")
+
+
+@pytest.mark.slow
+def test_best_export_takes_the_better_cross_validated_model(reduced_run, tmp_path):
+    out, report = reduced_run
+    s = export_bundle(out, tmp_path / "best.afb", check=False, progress=None)
+    cv = {m: report["models"][m]["balanced_accuracy"] for m in ("logreg", "cnn")}
+    assert s["model"] == max(cv, key=cv.get)
+    cnn = export_bundle(out, tmp_path / "cnn.afb", model="cnn", check=False, progress=None)
+    pred = Predictor(cnn["bundle"])
+    assert pred.input_kind == "frames" and pred.input_shape == (1920, 3)
+
+
+@pytest.mark.slow
+def test_feature_bundle_serves_what_training_computed(reduced_run, tmp_path, excerpt):
+    out, _ = reduced_run
+    s = export_bundle(out, tmp_path / "logreg.afb", model="logreg", progress=None)
+    assert s["model"] == "logreg"
+    assert s["check"]["argmax_agreement"] >= 0.95  # int8 against float on training windows
+    pred = Predictor(s["bundle"])
+    meta = pred.metadata
+    assert pred.input_kind == "features" and pred.input_shape == (len(pred.feature_names),)
+    assert s["bundle_bytes"] < 8 * 1024
+    # the same windows of a recording, as training cuts them and as the monitor's path does
+    hop_s = meta["default_hop_s"]  # the training hop: the feature statistics' schedule
+    ws = make_windows([excerpt], meta["preprocess"], window_s=meta["window_s"], hop_s=hop_s)
+    ws = ws.subset(warm_rows(ws, meta["calibration"]))
+    params = json.loads((out / "logreg.json").read_text())
+    train_side = pred.predict(
+        feature_inputs(ws, np.arange(len(ws)), meta["calibration"], np.asarray(params["fill"]))
+    )
+    rp = predict_recording(pred, excerpt)
+    k0 = Preprocessor(meta["preprocess"]).process_recording(excerpt).k[0] / pred.rate
+    live = {round(float(t), 3): p for t, p in zip(rp.t_end, rp.probs, strict=True)}
+    assert len(ws) >= 30
+    for t, p in zip(ws.t_end, train_side, strict=True):
+        np.testing.assert_allclose(live[round(float(t + k0), 3)], p, atol=1e-6)
