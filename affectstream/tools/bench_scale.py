@@ -240,7 +240,7 @@ def format_scale_table(r: dict[str, Any]) -> str:
             f"{'features + scikit-learn' if r['compute'][0]['input'] == 'features' else 'Keras'}"
             f" predict): "
             f"{ob['us_per_device_hop']:.0f} us/device-hop -> affectstream is "
-            f"{r['obvious_ratio']:.0f}x cheaper"
+            f"{r['obvious_ratio']:.{1 if r['obvious_ratio'] < 10 else 0}f}x cheaper"
         )
     if "memory_per_device_bytes" in r:
         lines.append(
