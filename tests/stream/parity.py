@@ -12,9 +12,11 @@ from affectstream.model.predictor import Predictor
 PROB_TOL = 2.5 / 256
 
 
-def offline_by_time(pred: Predictor, rec: Recording) -> dict[float, dict]:
+def offline_by_time(
+    pred: Predictor, rec: Recording, hop_s: float | None = None
+) -> dict[float, dict]:
     """Window end time -> {"label", "probs"} as `affectstream evaluate` predicts them."""
-    rp = predict_recording(pred, rec)
+    rp = predict_recording(pred, rec, hop_s=hop_s)
     out = {}
     for t, p, why in zip(rp.t_end, rp.probs, rp.reasons, strict=True):
         out[round(float(t), 6)] = (

@@ -60,6 +60,20 @@ def test_live_monitor_in_random_chunks_equals_offline(any_rule_predictor, excerp
         assert r["device"] == "S13" and r["model"] == predictor.model_id
 
 
+@pytest.mark.parametrize("model", ["default", "cnn"])
+def test_a_hop_other_than_the_models_matches_offline_at_that_hop(model, excerpt):
+    predictor = Predictor("default" if model == "default" else CNN_BUNDLE)
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 480)
+    mon = Monitor(predictor, hop_s=5.0)
+    recs = []
+    for ch in replay_chunks(rec, mon.modalities, chunk_s=2.0):
+        recs += mon.push("S13", ch.modality, ch.samples, start_time=ch.start_time)
+    offline = offline_by_time(predictor, rec, hop_s=5.0)
+    assert len(recs) == len(offline)
+    # a window every 5 s from the end of the 300 s warm-up to the slice's end
+    assert assert_parity(recs, offline, predictor.classes) >= 35
+
+
 def test_batched_inference_across_devices_gives_the_same_records(predictor, excerpt):
     rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 500)
     single = Monitor(predictor)
