@@ -139,8 +139,9 @@ def feature_inputs(
 
 def warm_rows(ws: WindowSet, rule: Mapping[str, Any]) -> np.ndarray:
     """Indices of the windows the rule can calibrate the way the live monitor does: every
-    window, or with ``running`` calibration those ending after its warm-up (``min_s``)."""
+    window, or those ending after the warm-up of ``running`` calibration (``min_s``) or the
+    baseline of ``baseline`` calibration (``baseline_s``), which the monitor does not predict."""
     rule = check_rule(rule)
-    if rule["kind"] != "running":
+    if warmup_s(rule) <= 0:
         return np.arange(len(ws))
     return np.flatnonzero(ws.t_end >= warmup_s(rule) - 1e-9)

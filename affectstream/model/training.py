@@ -320,17 +320,20 @@ def run_training(
         baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
     )
     warnings: list[str] = []
-    if rule["kind"] == "running":  # the monitor predicts only once the statistics are warm
+    if warmup_s(rule) > 0:  # the monitor predicts only once the baseline / warm-up is over
         warm = warm_rows(ws, rule)
+        key = "min_s" if rule["kind"] == "running" else "baseline_s"
         if warm.size == 0:
             raise ValueError(
-                f"no labelled window ends after the {warmup_s(rule):g} s warm-up of running "
-                "calibration; lower calibration.min_s or use kind 'subject'"
+                f"no labelled window ends after the {warmup_s(rule):g} s warm-up of "
+                f"{rule['kind']} calibration; lower calibration.{key} or use kind 'subject'"
             )
-        warnings.append(
-            f"{len(ws) - warm.size} labelled windows end within the first {warmup_s(rule):g} s "
-            "of their session, which only warm up the running calibration; they are left out"
-        )
+        if warm.size < len(ws):
+            warnings.append(
+                f"{len(ws) - warm.size} labelled windows end within the first "
+                f"{warmup_s(rule):g} s of their session, which only warm up the {rule['kind']} "
+                "calibration; they are left out"
+            )
         ws = ws.subset(warm)
     warnings = collect_warnings(ws) + warnings
     say(

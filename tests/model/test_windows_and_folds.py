@@ -8,7 +8,12 @@ from affectstream.data.recording import LabelInterval
 from affectstream.dsp.calibration import check_rule
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.presets import E4_CONFIG
-from affectstream.model.calibrated import calibrated_features, calibrated_inputs, fit_global
+from affectstream.model.calibrated import (
+    calibrated_features,
+    calibrated_inputs,
+    fit_global,
+    warm_rows,
+)
 from affectstream.model.metrics import (
     balanced_accuracy,
     macro_f1,
@@ -98,6 +103,22 @@ def test_baseline_calibration_uses_the_persons_first_minutes(windows):
     expected_bvp = (raw[:, 0] - st.baseline_mean[0]) / st.baseline_std[0]
     assert np.allclose(x[0][:, 0], np.clip(expected_bvp, -clip, clip), atol=1e-5)
     assert np.abs(x).max() <= clip
+
+
+@pytest.mark.parametrize(
+    "rule, first_end",
+    [
+        ({"kind": "none"}, 0.0),
+        ({"kind": "subject"}, 0.0),
+        ({"kind": "baseline", "baseline_s": 300}, 300.0),
+        ({"kind": "running", "min_s": 240}, 240.0),
+    ],
+)
+def test_training_keeps_only_windows_the_monitor_would_predict(windows, rule, first_end):
+    rows = warm_rows(windows, rule)
+    assert np.all(windows.t_end[rows] >= first_end - 1e-9)
+    # and every such window: none ending after the baseline or warm-up is dropped
+    assert rows.size == int(np.sum(windows.t_end >= first_end - 1e-9))
 
 
 def test_metrics():
