@@ -66,7 +66,9 @@ def _slope(y: np.ndarray, rate: float) -> float:
     ok = np.isfinite(y)
     if ok.sum() < 2:
         return float("nan")
-    return float(np.polyfit(t[ok], y[ok], 1)[0])
+    t, y = t[ok], y[ok]
+    dt = t - t.mean()  # least-squares line, closed form (np.polyfit is 10x slower here)
+    return float(np.dot(dt, y - y.mean()) / np.dot(dt, dt))
 
 
 def refine_peaks(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:

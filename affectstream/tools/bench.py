@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="device counts for `scale` (the first and last give memory per device)",
     )
     p.add_argument(
+        "--hop-s",
+        type=float,
+        metavar="S",
+        help="hop for `scale` in whole seconds (default: the model's default hop)",
+    )
+    p.add_argument(
         "--replay",
         metavar="PATH",
         help="recording for the `scale` replay figure (default: a synthetic E4-like hour)",
@@ -57,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         res["stream"] = run_stream_bench(hops=args.hops, model=args.model)
     if args.what in ("scale", "all"):
         res["scale"] = run_scale_bench(
-            tuple(args.devices), hops=min(args.hops, 30), model=args.model, replay_path=args.replay
+            tuple(args.devices),
+            hops=min(args.hops, 30),
+            model=args.model,
+            replay_path=args.replay,
+            hop_s=args.hop_s,
         )
     if args.what in ("lsl", "all"):
         res["lsl"] = run_lsl_bench(n=args.lsl_devices, seconds=args.lsl_seconds)

@@ -198,12 +198,14 @@ def run_scale_bench(
     hops: int = 20,
     model: str = "default",
     replay_path: str | None = None,
+    hop_s: float | None = None,
 ) -> dict[str, Any]:
-    """All scale figures (pins the process to one core first)."""
+    """All scale figures (pins the process to one core first); ``hop_s``: the model's default
+    hop unless given."""
     pinned = pin_one_core()
     res: dict[str, Any] = {"cpu": pinned, "compute": []}
     for n in devices:
-        res["compute"].append(bench_compute(n, hops, model))
+        res["compute"].append(bench_compute(n, hops, model, hop_s))
         gc.collect()
     pred = Predictor(model)
     res["obvious"] = bench_obvious(input_kind=pred.input_kind, n_features=len(pred.feature_names))
