@@ -14,7 +14,7 @@ import numpy as np
 
 from affectstream.data import Recording
 from affectstream.dsp.calibration import RunningStats, person_stats, warmup_s
-from affectstream.dsp.preprocessor import Preprocessor
+from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
 from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
@@ -122,7 +122,7 @@ def _predict_features(
     predictor: Predictor,
     rec: Recording,
     pp: Preprocessor,
-    frames: Any,
+    frames: Frames,
     hop: int,
     nb: int,
     max_missing: float,
@@ -156,7 +156,7 @@ def _predict_features(
 def _finish(
     predictor: Predictor,
     rec: Recording,
-    frames: Any,
+    frames: Frames,
     ends: np.ndarray,
     batch: list[np.ndarray],
     rows: list[int],
