@@ -165,6 +165,18 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             "session including the future (transductive: an upper reference, not a live figure).",
             "",
         ]
+    if report.get("exportable"):
+        saved = report["exportable"]
+        top = max(saved, key=saved.get)
+        lines += [
+            "## Export",
+            "",
+            "Saved for `affectstream export DIR --out MODEL`: "
+            + ", ".join(f"{MODEL_TITLES.get(m, m)} ({_fmt(v)})" for m, v in saved.items())
+            + f". By default export takes the {MODEL_TITLES.get(top, top)}, the better by "
+            "cross-validated balanced accuracy; `--model` names another.",
+            "",
+        ]
     lines += [
         "## Per subject (balanced accuracy)",
         "",

@@ -439,6 +439,7 @@ def run_training(
         exportable["cnn"] = _save_final_cnn(ws, rule, cfg, out, curves["cnn"])
     if exportable:
         _save_model_meta(ws, rule, preprocess, cfg, out, report, exportable)
+        report["exportable"] = {m: e["cv_balanced_accuracy"] for m, e in exportable.items()}
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
     say(

@@ -62,3 +62,5 @@ def test_stress_predict_reduced_run(reduced_run):
     for name, entry in meta["exportable"].items():
         assert (out / entry["file"]).is_file() and (out / entry["representative"]).is_file()
         assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]
+    assert set(report["exportable"]) == {"logreg", "cnn"}
+    assert "## Export" in (out / "report.md").read_text()
