@@ -450,6 +450,14 @@ def run_training(
     return report
 
 
+def _save_representative(x: np.ndarray, seed: int, path: Path) -> None:
+    """Save a random :data:`N_REPRESENTATIVE` of the model inputs ``x`` (float32): the windows
+    export calibrates the int8 conversion on."""
+    rng = np.random.default_rng(seed)
+    rep = rng.choice(len(x), size=min(N_REPRESENTATIVE, len(x)), replace=False)
+    np.save(path, x[rep].astype(np.float32))
+
+
 def _save_final_logreg(
     ws: WindowSet, rule: dict[str, Any], cfg: TrainConfig, out: Path
 ) -> dict[str, Any]:
@@ -460,9 +468,7 @@ def _save_final_logreg(
     params = baselines.logreg_params(model, ws.feature_names, ws.classes)
     (out / "logreg.json").write_text(json.dumps(params, indent=1))
     x = feature_inputs(ws, np.arange(len(ws)), rule, np.asarray(params["fill"]))
-    rng = np.random.default_rng(cfg.seed)
-    rep = rng.choice(len(ws), size=min(N_REPRESENTATIVE, len(ws)), replace=False)
-    np.save(out / "representative_features.npy", x[rep].astype(np.float32))
+    _save_representative(x, cfg.seed, out / "representative_features.npy")
     return {
         "file": "logreg.json",
         "input": "features",
@@ -522,9 +528,7 @@ def _save_final_cnn(
         x, ws.y, ws.subject, len(ws.classes), cfg.cnn, cfg.seed, fixed_epochs=epochs
     )
     net.save(out / "cnn.keras")
-    rng = np.random.default_rng(cfg.seed)
-    rep = rng.choice(len(ws), size=min(N_REPRESENTATIVE, len(ws)), replace=False)
-    np.save(out / "representative.npy", x[rep].astype(np.float32))
+    _save_representative(x, cfg.seed, out / "representative.npy")
     return {
         "file": "cnn.keras",
         "input": "frames",
