@@ -104,6 +104,19 @@ async def daemon_connected(daemon: Daemon) -> None:
     await daemon.mqtt.connected.wait()
 
 
+async def feed_good_device_then_stop(daemon: Daemon, task: asyncio.Task, rec, port: int, cond):
+    """Replay ``rec`` as device "good" over MQTT, wait (up to 30 s) until ``cond()``, let late
+    records arrive, then stop the daemon."""
+    bc = BrokerConfig(host="127.0.0.1", port=port)
+    await publish_mqtt(rec, bc, "good", speed=0, modalities=["bvp", "eda", "temp"])
+    deadline = time.monotonic() + 30
+    while not cond() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    daemon.stop.set()
+    await asyncio.wait_for(task, 20)
+
+
 def test_bad_messages_are_counted_and_good_devices_still_answered(broker, excerpt):
     import aiomqtt
 
@@ -127,19 +140,7 @@ def test_bad_messages_are_counted_and_good_devices_still_answered(broker, excerp
                 b'{"t0":0,"fs":8,"channels":["emg"],"seq":0,"samples":[1,2]}',
                 qos=1,
             )
-        await publish_mqtt(
-            rec,
-            BrokerConfig(host="127.0.0.1", port=broker.port),
-            "good",
-            speed=0,
-            modalities=["bvp", "eda", "temp"],
-        )
-        deadline = time.monotonic() + 30
-        while not records and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-        daemon.stop.set()
-        await asyncio.wait_for(task, 20)
+        await feed_good_device_then_stop(daemon, task, rec, broker.port, lambda: records)
 
     asyncio.run(main())
     assert records and all(r["device"] == "good" for r in records)
@@ -335,19 +336,7 @@ def test_hostile_but_well_formed_input_is_counted_and_survived(broker, excerpt):
                 b'{"t0":1,"fs":4,"channels":["eda"],"seq":0,"samples":[1,1e999,2]}',
                 qos=1,
             )
-        await publish_mqtt(
-            rec,
-            BrokerConfig(host="127.0.0.1", port=broker.port),
-            "good",
-            speed=0,
-            modalities=["bvp", "eda", "temp"],
-        )
-        deadline = time.monotonic() + 30
-        while len(records) < 8 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-        daemon.stop.set()
-        await asyncio.wait_for(task, 20)
+        await feed_good_device_then_stop(daemon, task, rec, broker.port, lambda: len(records) >= 8)
 
     asyncio.run(main())
     assert sum(r["device"] == "good" for r in records) == 8

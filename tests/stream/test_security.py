@@ -20,62 +20,45 @@ from tests.conftest import Broker
 PASSWORD = "s3cret-Pa55"
 
 
+def _openssl(d, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+
+def issue_cert(d, name: str, cn: str, extfile: str | None = None) -> None:
+    """``name.key`` and ``name.crt`` for common name ``cn``, signed by the CA in ``d``."""
+    _openssl(d, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+             "-out", f"{name}.csr", "-subj", f"/CN={cn}")  # fmt: skip
+    _openssl(d, "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", f"{name}.crt", "-days", "1",
+             *(["-extfile", extfile] if extfile else []))  # fmt: skip
+
+
 def make_pki(d) -> dict[str, str]:
     """A throw-away CA and a server certificate for 127.0.0.1, made by openssl."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True)  # noqa: E731
-    run(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=affectstream-test-ca",
-    )
-    run(
-        "openssl",
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    )
+    _openssl(d, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+             "-out", "ca.crt", "-days", "1", "-subj", "/CN=affectstream-test-ca")  # fmt: skip
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    run(
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "1",
-        "-extfile",
-        "san.ext",
-    )
+    issue_cert(d, "server", "127.0.0.1", "san.ext")
     return {
         k: str(d / f) for k, f in (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key"))
     }
+
+
+def closed_broker(d, pki: dict[str, str], extra: str) -> Broker:
+    """A TLS broker without anonymous access (``extra``: further mosquitto settings)."""
+    # as root mosquitto would switch to its own user, which cannot read pytest's private tmp
+    keep_user = "user root\n" if os.geteuid() == 0 else ""
+    b = Broker(
+        d,
+        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\nkeyfile {pki['key']}\n"
+        f"{extra}{keep_user}",
+    )
+    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
+    b.stop()
+    b.start()
+    return b
 
 
 @pytest.fixture
@@ -88,16 +71,7 @@ def tls_broker(tmp_path):
     subprocess.run(
         [passwd_exe, "-c", "-b", str(pw), "monitor", PASSWORD], check=True, capture_output=True
     )
-    # as root mosquitto would switch to its own user, which cannot read pytest's private tmp
-    keep_user = "user root\n" if os.geteuid() == 0 else ""
-    b = Broker(
-        tmp_path,
-        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\n"
-        f"keyfile {pki['key']}\npassword_file {pw}\n{keep_user}",
-    )
-    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
-    b.stop()
-    b.start()
+    b = closed_broker(tmp_path, pki, f"password_file {pw}\n")
     yield b, pki
     b.stop()
 
@@ -250,46 +224,8 @@ def test_readme_acl_lets_a_device_write_only_its_own_raw_topics(tmp_path):
 
 def test_client_certificates_are_required_and_accepted(tmp_path, excerpt):
     pki = make_pki(tmp_path)
-    run = lambda *a: subprocess.run(a, cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
-    run(
-        "openssl",
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "client.key",
-        "-out",
-        "client.csr",
-        "-subj",
-        "/CN=monitor",
-    )
-    run(
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        "client.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "client.crt",
-        "-days",
-        "1",
-    )
-    keep_user = "user root\n" if os.geteuid() == 0 else ""
-    b = Broker(
-        tmp_path,
-        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\n"
-        f"keyfile {pki['key']}\nrequire_certificate true\n"
-        f"use_identity_as_username true\n{keep_user}",
-    )
-    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
-    b.stop()
-    b.start()
+    issue_cert(tmp_path, "client", "monitor")
+    b = closed_broker(tmp_path, pki, "require_certificate true\nuse_identity_as_username true\n")
 
     async def without_cert() -> bool:
         try:
