@@ -130,11 +130,18 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
 def feature_inputs(
     ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any], fill: np.ndarray
 ) -> np.ndarray:
-    """A feature model's input for the windows at ``idx``: running-calibrated features with
-    missing values set to ``fill``, shape ``(len(idx), n_features)``, float32; what
-    :class:`affectstream.model.feature_input.FeatureEncoder` computes live."""
-    f = calibrated_features(ws, idx, rule)
-    return np.where(np.isnan(f), np.asarray(fill, dtype=np.float64), f).astype(np.float32)
+    """A feature model's input for the windows at ``idx``: features z-scored with the running
+    statistics at each window's end, missing values set to ``fill``, clipped; shape
+    ``(len(idx), n_features)``, float32. The same :class:`Calibration` step as
+    :class:`affectstream.model.feature_input.FeatureEncoder` applies live."""
+    rule = check_rule(rule)
+    if rule["kind"] != "running":
+        raise ValueError(
+            f"feature models are served with 'running' calibration, not {rule['kind']!r}"
+        )
+    mean, std = ws.running_features
+    cal = Calibration(mean[idx], std[idx], float(rule["clip"]), np.asarray(fill, dtype=np.float64))
+    return cal.apply(ws.features[idx]).astype(np.float32)
 
 
 def warm_rows(ws: WindowSet, rule: Mapping[str, Any]) -> np.ndarray:

@@ -77,9 +77,9 @@ def bench_compute(
     ``hop_s``: whole seconds between predictions (default: the model's default hop). Each hop
     every device delivers ``hop_s`` chunks of 1 s.
     """
-    default_hop = float(Predictor(model).metadata["default_hop_s"])
-    hop = max(1, int(round(hop_s or default_hop)))
-    mon = Monitor(model, hop_s=float(hop), batch=True)
+    pred = Predictor(model)
+    hop = max(1, int(round(hop_s or float(pred.metadata["default_hop_s"]))))
+    mon = Monitor(pred, hop_s=float(hop), batch=True)
     fleet = _Fleet(n_devices)
     base = warmup_s(mon.predictor.calibration_rule)  # no inference before it
     warm = int(base) + 60 + hop
