@@ -11,13 +11,18 @@ One rule, used by training and by the live monitor alike:
   scaled by the person's standard deviation over the session so far (every frame from the
   session's first to the window's end, :class:`RunningStats`); the first ``min_s`` seconds only
   fill the statistics (the monitor answers "calibrating"). Causal, so the live monitor can use it;
+- ``{"kind": "rest", "labels": ["calmness"], "baseline_s": 300}``: as ``baseline``, with the
+  person's rest periods so far: the first ``baseline_s`` seconds plus every interval labelled
+  with one of ``labels`` that ended before the window starts (:class:`RestReference`). Causal,
+  but it needs the person's rest periods marked, so it is a training/analysis rule for now;
 - ``{"kind": "subject"}``: as ``baseline``, with statistics over all of the person's data (an
   enrolment recording, or the whole session): offline only.
 
 Features follow the same rule (``model.calibrated.calibrated_features``): the baseline mean of each
 feature is subtracted (``baseline``), or each feature is z-scored with the person's statistics of
 that feature over the session so far (``running``: every window's features from the session's
-first window on, clipped to +-``clip``) or over the whole session (``subject``). Models that take
+first window on, clipped to +-``clip``), over the rest periods so far (``rest``: windows that lie
+wholly inside them) or over the whole session (``subject``). Models that take
 features as input (``model.feature_input``) are served with ``running`` calibration.
 """
 
@@ -29,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("none", "baseline", "running", "subject")
+KINDS = ("none", "baseline", "running", "rest", "subject")
 
 #: Default warm-up of running calibration and length of the baseline (seconds).
 DEFAULT_BASELINE_S = 300.0
@@ -51,7 +56,7 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"calibration clip must be a positive number of scale units; got {clip}")
     if kind not in KINDS:
         raise ValueError(f"calibration kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
-    if kind == "baseline":
+    if kind in ("baseline", "rest"):
         b = float(r.setdefault("baseline_s", DEFAULT_BASELINE_S))
         if not b > 0:
             raise ValueError(f"calibration baseline_s must be a positive duration; got {b}")
@@ -59,12 +64,24 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         b = float(r.setdefault("min_s", DEFAULT_BASELINE_S))
         if not b >= 0:
             raise ValueError(f"calibration min_s must be a duration >= 0 seconds; got {b}")
+    if kind == "rest":
+        labels = r.get("labels")
+        if (
+            not isinstance(labels, list | tuple)
+            or not labels
+            or not all(isinstance(x, str) for x in labels)
+        ):
+            raise ValueError(
+                "calibration kind 'rest' needs labels = [...], the label names of the person's "
+                f"rest periods (e.g. ['calmness'] or ['non-stress']); got {labels!r}"
+            )
+        r["labels"] = list(labels)
     return r
 
 
 def warmup_s(rule: Mapping[str, Any]) -> float:
     """Seconds of a session the rule needs before its first calibrated window (0 if none)."""
-    if rule["kind"] == "baseline":
+    if rule["kind"] in ("baseline", "rest"):
         return float(rule["baseline_s"])
     if rule["kind"] == "running":
         return float(rule["min_s"])
@@ -101,6 +118,51 @@ class RunningStats:
         var = np.maximum(self.total_sq / n - mean**2, 0.0)
         std = np.sqrt(var)
         return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+
+
+def rest_available_from(
+    start: np.ndarray,
+    end: np.ndarray,
+    baseline_end: float,
+    intervals: Sequence[tuple[float, float]],
+) -> np.ndarray:
+    """When each span joins the ``rest`` rule's reference (seconds, the spans' clock).
+
+    A span ``[start, end)`` (a frame, or a window) inside the baseline (``end <= baseline_end``)
+    counts from the start (the baseline is rest by protocol, as for ``baseline``); one that lies
+    wholly inside a rest interval ``(a, b)`` counts once that interval has ended (``b``); any
+    other never (``inf``). Shapes ``(n,)``.
+    """
+    start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    avail = np.where(end <= baseline_end + 1e-9, -np.inf, np.inf)
+    for a, b in intervals:
+        inside = (start >= a - 1e-9) & (end <= b + 1e-9)
+        avail = np.where(inside, np.minimum(avail, b), avail)
+    return avail
+
+
+def stats_available_at(
+    values: np.ndarray, available_from: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per column of the rows available at each time in ``at``.
+
+    ``values`` ``(n, n_columns)`` (NaN skipped), ``available_from`` ``(n,)`` from
+    :func:`rest_available_from`, ``at`` ``(m,)`` (a window's start); returns two
+    ``(m, n_columns)`` arrays, with :class:`RunningStats`' conventions (no data: mean 0, std 1).
+    """
+    order = np.argsort(available_from, kind="stable")
+    x = np.asarray(values, dtype=np.float64)[order]
+    ok = np.isfinite(x)
+    x = np.where(ok, x, 0.0)
+    zero = np.zeros((1, x.shape[1]))
+    cnt = np.concatenate([zero, np.cumsum(ok, axis=0)])
+    tot = np.concatenate([zero, np.cumsum(x, axis=0)])
+    tot_sq = np.concatenate([zero, np.cumsum(x * x, axis=0)])
+    k = np.searchsorted(available_from[order], np.asarray(at, dtype=np.float64), side="right")
+    n = np.maximum(cnt[k], 1.0)
+    mean = tot[k] / n
+    std = np.sqrt(np.maximum(tot_sq[k] / n - mean**2, 0.0))
+    return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
 
 
 @dataclass(frozen=True)
@@ -144,14 +206,16 @@ def person_stats(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation per channel of the frames the rule calls the baseline.
 
-    ``frames`` is one session's frames ``(n, n_channels)`` from its start, at ``rate`` Hz.
+    ``frames`` is one session's frames ``(n, n_channels)`` from its start, at ``rate`` Hz. For
+    ``rest`` this is its reference until the first rest interval ends: the baseline.
     """
-    if rule["kind"] == "baseline":
+    if rule["kind"] in ("baseline", "rest"):
         n = int(round(float(rule["baseline_s"]) * rate))
         if frames.shape[0] < n:
             raise ValueError(
-                f"baseline calibration needs {rule['baseline_s']:g} s of data; the session has "
-                f"{frames.shape[0] / rate:.0f} s. Record a longer rest period or lower baseline_s"
+                f"{rule['kind']} calibration needs {rule['baseline_s']:g} s of data; the session "
+                f"has {frames.shape[0] / rate:.0f} s. Record a longer rest period or lower "
+                "baseline_s"
             )
         ref = frames[:n]
     else:

@@ -14,9 +14,10 @@ from affectstream.model.windows import WindowSet
 def person_center(
     ws: WindowSet, session: str, rule: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std per channel that the rule takes as this session's person baseline."""
+    """Mean and std per channel that the rule takes as this session's person baseline (for
+    ``rest``, its reference before the first rest interval ends: the baseline)."""
     st = ws.sessions[session]
-    if rule["kind"] == "baseline":
+    if rule["kind"] in ("baseline", "rest"):
         if st.baseline_mean is None or st.baseline_std is None:
             raise ValueError(
                 f"session {session} is shorter than the {rule['baseline_s']:g} s baseline; use "
@@ -86,8 +87,8 @@ def calibrated_inputs(
     """Normalised CNN input for the windows at ``idx``, shape ``(len(idx), n_frames, n_ch)``."""
     rule = check_rule(rule)
     out = np.empty((idx.size, *ws.x.shape[1:]), dtype=np.float32)
-    if rule["kind"] == "running":  # statistics of the session up to each window's end
-        mean, std = ws.running_frames
+    if rule["kind"] in ("running", "rest"):  # statistics of the session up to each window
+        mean, std = ws.running_frames if rule["kind"] == "running" else rest_stats(ws, rule)[0]
         for j, i in enumerate(idx):
             person = (mean[i], std[i])
             cal = make_calibration(rule, ws.channel_names, global_center, global_scale, person)
@@ -108,8 +109,8 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
     f = ws.features[idx].copy()
     if rule["kind"] == "none":
         return f
-    if rule["kind"] == "running":  # RunningStats' std is already 1 where there is no spread
-        mean, std = ws.running_features
+    if rule["kind"] in ("running", "rest"):  # a std is already 1 where there is no spread
+        mean, std = ws.running_features if rule["kind"] == "running" else rest_stats(ws, rule)[1]
         z = (f - mean[idx]) / std[idx]
         return np.clip(z, -rule["clip"], rule["clip"])  # NaN (missing) stays NaN
     for key in np.unique(ws.session[idx]):
@@ -125,6 +126,23 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
         spread = np.nanmean(np.stack([ws.sessions[k].feature_std for k in keys]), axis=0)
         f[rows] = (f[rows] - ref) / np.where(spread > 0, spread, 1.0)
     return f
+
+
+def rest_stats(
+    ws: WindowSet, rule: Mapping[str, Any]
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``rest`` calibration's (mean, std) of frames and of features at each window."""
+    if ws.rest_frames is None or ws.rest_features is None:
+        raise ValueError(
+            "these windows were cut without rest labels; pass rest_labels to make_windows "
+            "to calibrate on the person's rest periods"
+        )
+    if sorted(ws.rest_labels or []) != sorted(rule["labels"]):
+        raise ValueError(
+            f"the windows hold rest statistics for labels {ws.rest_labels}, the rule asks for "
+            f"{rule['labels']}; cut the windows with the rule's labels"
+        )
+    return ws.rest_frames, ws.rest_features
 
 
 def feature_inputs(

@@ -82,6 +82,12 @@ def predict_recording(
     hop = int(round((hop_s or float(meta["default_hop_s"])) * predictor.rate))
     nb = baseline_frames(predictor)
     rule = predictor.calibration_rule
+    if rule["kind"] == "rest":
+        raise ValueError(
+            f"model {predictor.model_id} uses 'rest' calibration, which needs the person's rest "
+            "periods marked; offline prediction does not take them yet. Use a model trained with "
+            "'running', 'baseline', 'subject' or 'none' calibration"
+        )
     if predictor.input_kind == "features":
         return _predict_features(predictor, rec, pp, frames, hop, nb, max_missing)
     running = RunningStats(len(pp.channel_names)) if rule["kind"] == "running" else None

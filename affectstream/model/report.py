@@ -161,8 +161,11 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             "A record-wise split lets windows of the same person (and session) sit in "
             "training and test; its figure is what a leaky evaluation would have claimed. "
             "Calibration `baseline` uses the person's first minutes, `running` the person's data "
-            "so far (both causal, as the live monitor does), `subject` the person's whole "
-            "session including the future (transductive: an upper reference, not a live figure).",
+            "so far (both causal, as the live monitor does), `rest` the first minutes and the "
+            "person's rest periods that ended before the window (causal, but it uses the rest "
+            "labels of the person under test: an operator must mark them), `subject` the "
+            "person's whole session including the future (transductive: an upper reference, not "
+            "a live figure).",
             "",
         ]
     if report.get("exportable"):
@@ -177,6 +180,8 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             "cross-validated balanced accuracy; `--model` names another.",
             "",
         ]
+    elif report.get("not_exported"):
+        lines += ["## Export", "", f"Nothing saved for export: {report['not_exported']}.", ""]
     lines += [
         "## Per subject (balanced accuracy)",
         "",

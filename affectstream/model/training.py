@@ -34,6 +34,47 @@ DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("t
 #: How many training windows go into the saved representative set (int8 calibration).
 N_REPRESENTATIVE = 300
 
+#: Label names taken as rest periods (case-insensitive) when ``rest`` calibration names none.
+REST_LABEL_NAMES = (
+    "rest",
+    "resting",
+    "calm",
+    "calmness",
+    "relax",
+    "relaxed",
+    "relaxation",
+    "baseline",
+    "neutral",
+    "non-stress",
+    "nonstress",
+    "non_stress",
+    "no-stress",
+    "no stress",
+)
+
+
+def rest_labels(labels: Sequence[str]) -> list[str]:
+    """The labels among ``labels`` that name rest periods (see :data:`REST_LABEL_NAMES`)."""
+    return sorted(x for x in set(labels) if x.strip().lower() in REST_LABEL_NAMES)
+
+
+def resolve_rule(
+    calibration: dict[str, Any] | None, recordings: Sequence[Recording], long_enough: bool
+) -> dict[str, Any]:
+    """The training's calibration rule: the configured one (a ``rest`` rule without labels
+    takes the rest-like labels found) or :func:`default_calibration`."""
+    rule = dict(calibration or default_calibration(long_enough))
+    if rule.get("kind") == "rest" and not rule.get("labels"):
+        found = rest_labels([iv.label for r in recordings for iv in r.labels])
+        if not found:
+            raise ValueError(
+                "calibration kind 'rest' needs the labels of the rest periods and none of the "
+                f"labels found looks like one ({', '.join(REST_LABEL_NAMES[:4])}, ...); set "
+                "calibration.labels in the training config"
+            )
+        rule["labels"] = found
+    return check_rule(rule)
+
 
 def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
     """The labelled recordings at ``data`` with the ``[data]`` options of a training config
@@ -197,13 +238,19 @@ def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
 
 def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
     """The calibrations the ablation compares: none, each person rule that can calibrate every
-    one of the windows (short records hold no baseline or warm-up), and the training's own rule."""
+    one of the windows (short records hold no baseline or warm-up; ``rest`` needs rest labels),
+    and the training's own rule."""
     rules = [{"kind": "none"}]
-    if all(st.baseline_mean is not None for st in ws.sessions.values()):
-        rules.append({"kind": "baseline", "baseline_s": DEFAULT_BASELINE_S})
+    base_s = float(rule.get("baseline_s", DEFAULT_BASELINE_S))  # what make_windows was given
+    has_baseline = all(st.baseline_mean is not None for st in ws.sessions.values())
+    if has_baseline:
+        rules.append({"kind": "baseline", "baseline_s": base_s})
     running = {"kind": "running", "min_s": DEFAULT_BASELINE_S}
     if warm_rows(ws, running).size == len(ws):  # every window after the warm-up
         rules.append(running)
+    rest = {"kind": "rest", "labels": ws.rest_labels, "baseline_s": base_s}
+    if has_baseline and ws.rest_labels and warm_rows(ws, rest).size == len(ws):
+        rules.append(rest)
     rules.append({"kind": "subject"})
     out: list[dict[str, Any]] = []
     for r in [*rules, rule]:
@@ -309,7 +356,7 @@ def run_training(
         recs = [r for r in recs if (r.subject or r.name) in keep]
     preprocess = Preprocessor(cfg.preprocess or default_preprocess(recs)).config
     long_enough = min(r.duration for r in recs) >= DEFAULT_BASELINE_S + cfg.window_s
-    rule = check_rule(cfg.calibration or default_calibration(long_enough))
+    rule = resolve_rule(cfg.calibration, recs, long_enough)
     say(f"data: {len(recs)} labelled recordings from {data}")
     ws = make_windows(
         recs,
@@ -318,6 +365,11 @@ def run_training(
         hop_s=cfg.hop_s,
         max_missing=cfg.max_missing,
         baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
+        rest_labels=(
+            rule["labels"]
+            if rule["kind"] == "rest"
+            else rest_labels([iv.label for r in recs for iv in r.labels]) or None
+        ),
     )
     warnings: list[str] = []
     if warmup_s(rule) > 0:  # the monitor predicts only once the baseline / warm-up is over
@@ -434,7 +486,13 @@ def run_training(
     if "logreg" in models and rule["kind"] == "running":
         say("final logistic regression: fitting on all subjects for export")
         exportable["logreg"] = _save_final_logreg(ws, rule, cfg, out)
-    if "cnn" in models:
+    if rule["kind"] == "rest":
+        say("no model saved for export: the monitor does not take rest-period markers yet")
+        report["not_exported"] = (
+            "rest calibration needs the person's rest periods marked as they end, which the "
+            "live monitor does not take yet; train with 'running' or 'baseline' to export"
+        )
+    elif "cnn" in models:
         say("final CNN: training on all subjects for export")
         exportable["cnn"] = _save_final_cnn(ws, rule, cfg, out, curves["cnn"])
     if exportable:

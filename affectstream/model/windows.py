@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording
-from affectstream.dsp.calibration import RunningStats, person_stats
+from affectstream.dsp.calibration import (
+    RunningStats,
+    person_stats,
+    rest_available_from,
+    stats_available_at,
+)
 from affectstream.dsp.features import feature_names, window_features
 from affectstream.dsp.preprocessor import Preprocessor
 
@@ -63,6 +68,10 @@ class WindowSet:
         The session's running statistics (:class:`RunningStats`) at each window's end, as
         ``(mean, std)`` of frames ``(n_windows, n_channels)`` and of the features of every window
         on the hop schedule so far ``(n_windows, n_features)``: running calibration's input.
+    rest_frames, rest_features
+        Likewise for ``rest`` calibration: the statistics of the session's baseline and of its
+        rest periods that ended before each window's start (None unless ``make_windows`` was
+        given ``rest_labels``, then listed in ``rest_labels``).
     """
 
     x: np.ndarray
@@ -84,6 +93,9 @@ class WindowSet:
     dropped_missing: int = 0
     dropped_unlabelled: int = 0
     mixed_label_windows: int = 0
+    rest_frames: tuple[np.ndarray, np.ndarray] | None = None
+    rest_features: tuple[np.ndarray, np.ndarray] | None = None
+    rest_labels: list[str] | None = None
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -114,7 +126,16 @@ class WindowSet:
             self.dropped_missing,
             self.dropped_unlabelled,
             self.mixed_label_windows,
+            _rows(self.rest_frames, idx),
+            _rows(self.rest_features, idx),
+            self.rest_labels,
         )
+
+
+def _rows(
+    pair: tuple[np.ndarray, np.ndarray] | None, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    return None if pair is None else (pair[0][idx], pair[1][idx])
 
 
 def make_windows(
@@ -126,6 +147,7 @@ def make_windows(
     max_missing: float = 0.1,
     baseline_s: float = 300.0,
     classes: Sequence[str] | None = None,
+    rest_labels: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> WindowSet:
     """Run every recording through the Preprocessor and cut windows every ``hop_s`` seconds.
@@ -140,6 +162,8 @@ def make_windows(
         Preprocessor config (resolved or not).
     classes
         Class order; default: the labels found, sorted.
+    rest_labels
+        Labels of the person's rest periods: also record ``rest`` calibration's statistics.
     """
     if window_s <= 0 or hop_s <= 0:
         raise ValueError(f"window_s and hop_s must be positive seconds; got {window_s}, {hop_s}")
@@ -154,9 +178,16 @@ def make_windows(
     unknown = set(found) - set(classes)
     if unknown:
         raise ValueError(f"labels {sorted(unknown)} are not among the classes {classes}")
+    if rest_labels is not None and not set(rest_labels) <= set(classes):
+        raise ValueError(
+            f"rest labels {sorted(set(rest_labels) - set(classes))} are not among the classes "
+            f"{classes}; name the labels of the rest periods in calibration.labels"
+        )
     xs, fs, ys, subs, sess, tends = [], [], [], [], [], []
     run_x: list[tuple[np.ndarray, np.ndarray]] = []
     run_f: list[tuple[np.ndarray, np.ndarray]] = []
+    #: rest calibration's (frame, feature) statistics per session with kept windows
+    rest_x: list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = []
     stats: dict[str, SessionStats] = {}
     dropped_missing = dropped_unlab = mixed = 0
     has_ids = all(r.subject is not None for r in recordings)
@@ -166,7 +197,7 @@ def make_windows(
         subj = rec.subject if rec.subject is not None else key
         n = len(frames)
         nb = int(round(baseline_s * rate))
-        feats_all, tend_all = [], []
+        feats_all, tend_all, span_all, kept_t0 = [], [], [], []
         # running statistics in the order the live monitor sees the data: every frame up to the
         # window's end, every window's features up to this one
         rs_x, rs_f, seen = RunningStats(len(chans)), RunningStats(len(fnames)), 0
@@ -179,6 +210,7 @@ def make_windows(
             rs_f.update(f)
             feats_all.append(f)
             tend_all.append(t1 - frames.k[0] / rate)
+            span_all.append((t0, t1))
             label = rec.label_covering(t0, t1)
             if label is None:
                 starts = [iv for iv in rec.labels if iv.end > t0 and iv.start < t1]
@@ -197,9 +229,14 @@ def make_windows(
             tends.append(t1 - frames.k[0] / rate)
             run_x.append(rs_x.stats())
             run_f.append(rs_f.stats())
+            kept_t0.append(t0)
         fa = np.array(feats_all).reshape(-1, len(fnames))
         ta = np.array(tend_all)
         base_rows = ta <= baseline_s
+        if rest_labels is not None and kept_t0:
+            rest_x.append(
+                _rest_stats(rec, frames, fa, np.array(span_all), kept_t0, rest_labels, baseline_s)
+            )
         # the person's baseline, computed exactly as the live monitor computes it
         base = (
             person_stats(frames.x, rate, {"kind": "baseline", "baseline_s": baseline_s})
@@ -243,4 +280,41 @@ def make_windows(
         dropped_missing=dropped_missing,
         dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
+        rest_frames=_stack_pairs(rest_x, 0) if rest_labels is not None else None,
+        rest_features=_stack_pairs(rest_x, 1) if rest_labels is not None else None,
+        rest_labels=list(rest_labels) if rest_labels is not None else None,
+    )
+
+
+def _rest_stats(
+    rec: Recording,
+    frames: Any,
+    features: np.ndarray,
+    spans: np.ndarray,
+    starts: Sequence[float],
+    rest_labels: Sequence[str],
+    baseline_s: float,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``rest`` calibration's frame and feature statistics at each of ``starts`` (window starts,
+    seconds on the frames' clock): baseline plus the rest intervals ended by then."""
+    rate = frames.rate
+    intervals = [(iv.start, iv.end) for iv in rec.labels if iv.label in set(rest_labels)]
+    base_end = frames.k[0] / rate + baseline_s
+    t = frames.k / rate
+    at = np.asarray(starts, dtype=np.float64)
+    frame_avail = rest_available_from(t, t + 1.0 / rate, base_end, intervals)
+    window_avail = rest_available_from(spans[:, 0], spans[:, 1], base_end, intervals)
+    return (
+        stats_available_at(frames.x, frame_avail, at),
+        stats_available_at(features, window_avail, at),
+    )
+
+
+def _stack_pairs(
+    per_session: list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]],
+    which: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.concatenate([p[which][0] for p in per_session]),
+        np.concatenate([p[which][1] for p in per_session]),
     )

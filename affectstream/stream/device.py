@@ -70,10 +70,11 @@ class DeviceState:
         self.hop = max(1, int(round((hop_s or float(meta["default_hop_s"])) * self.rate)))
         self.max_missing = max_missing
         rule = predictor.calibration_rule
-        if rule["kind"] == "subject":
+        if rule["kind"] in ("subject", "rest"):
+            what = "a person's whole data" if rule["kind"] == "subject" else "marked rest periods"
             raise ValueError(
-                f"model {predictor.model_id} uses 'subject' calibration (a person's whole data), "
-                "which a live stream cannot provide; export a model trained with 'running', "
+                f"model {predictor.model_id} uses {rule['kind']!r} calibration ({what}), "
+                "which the live monitor cannot provide; export a model trained with 'running', "
                 "'baseline' or 'none' calibration"
             )
         self.n_base = baseline_frames(predictor)

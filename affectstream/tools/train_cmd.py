@@ -29,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["groupkfold", "loso"], help="override the split")
     p.add_argument(
         "--calibration",
-        choices=["none", "baseline", "subject"],
-        help="override the calibration kind",
+        choices=["none", "baseline", "running", "rest", "subject"],
+        help="override the calibration kind ('rest' takes the rest-like labels found, e.g. "
+        "calmness or non-stress, unless the config names calibration.labels)",
     )
     p.add_argument("--max-subjects", type=int, help="use only the first N subjects")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

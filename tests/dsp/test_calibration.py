@@ -8,6 +8,8 @@ from affectstream.dsp.calibration import (
     RunningStats,
     check_rule,
     make_calibration,
+    rest_available_from,
+    stats_available_at,
     warmup_s,
 )
 
@@ -56,8 +58,33 @@ def test_running_calibration_scales_every_channel_by_the_persons_spread():
         ({"kind": "baseline", "baseline_s": 0}, "baseline_s"),
         ({"kind": "enrolment"}, "unknown"),
         ({"kind": "none", "clip": 0}, "clip"),
+        ({"kind": "rest"}, "labels"),
+        ({"kind": "rest", "labels": "calmness"}, "labels"),
     ],
 )
 def test_bad_rules_are_named(rule, message):
     with pytest.raises(ValueError, match=message):
         check_rule(rule)
+
+
+def test_rest_spans_join_the_reference_when_their_rest_period_ends():
+    start = np.array([0.0, 200.0, 250.0, 400.0, 590.0, 700.0, 1000.0])
+    end = start + 60.0
+    avail = rest_available_from(start, end, 300.0, [(240.0, 650.0), (900.0, 1200.0)])
+    # in the baseline: from the start; inside a rest period: once it ends; else never
+    assert avail.tolist() == [-np.inf, -np.inf, 650.0, 650.0, 650.0, np.inf, 1200.0]
+    assert warmup_s(check_rule({"kind": "rest", "labels": ["calmness"]})) == 300.0
+
+
+def test_stats_available_at_equal_the_statistics_of_the_rows_available_then():
+    rng = np.random.default_rng(3)
+    x = rng.normal([1.0, 50.0], [2.0, 0.1], size=(500, 2))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    avail = rng.choice([-np.inf, 10.0, 20.0, 30.0, np.inf], size=500)
+    at = np.array([-1.0, 10.0, 25.0, 1e9])
+    mean, std = stats_available_at(x, avail, at)
+    for j, t in enumerate(at):
+        rs = RunningStats(2)
+        rs.update(x[avail <= t])
+        np.testing.assert_allclose(mean[j], rs.stats()[0], rtol=1e-9)
+        np.testing.assert_allclose(std[j], rs.stats()[1], rtol=1e-6)

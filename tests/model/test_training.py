@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
@@ -55,7 +56,7 @@ def test_stress_predict_reduced_run(reduced_run):
     assert report["dataset"]["n_windows"] > 0
     assert any("warm up the running calibration" in w for w in report["warnings"])
     cals = {a["calibration"] for a in report["ablation"]}
-    assert cals == {"none", "baseline", "running", "subject"}
+    assert cals == {"none", "baseline", "running", "rest", "subject"}
     # both exportable models are saved, with their cross-validated scores
     meta = json.loads((out / "model_meta.json").read_text())
     assert set(meta["exportable"]) == {"logreg", "cnn"}
@@ -64,3 +65,41 @@ def test_stress_predict_reduced_run(reduced_run):
         assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]
     assert set(report["exportable"]) == {"logreg", "cnn"}
     assert "## Export" in (out / "report.md").read_text()
+
+
+def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
+    from affectstream.data import Recording, Signal
+    from affectstream.data.recording import LabelInterval
+    from affectstream.model.training import resolve_rule
+
+    def rec(*labels: str) -> Recording:
+        sig = {"eda": Signal(np.ones(400), 4.0, 0.0, ("eda",))}
+        ivs = [LabelInterval(x, 50.0 * i, 50.0 * (i + 1)) for i, x in enumerate(labels)]
+        return Recording(sig, subject="p", labels=ivs)
+
+    rule = resolve_rule({"kind": "rest"}, [rec("stress", "Non-Stress")], True)
+    assert rule["labels"] == ["Non-Stress"] and rule["baseline_s"] == 300.0
+    assert resolve_rule({"kind": "rest", "labels": ["b"]}, [rec("a", "b")], True)["labels"] == ["b"]
+    with pytest.raises(ValueError, match="calibration.labels"):
+        resolve_rule({"kind": "rest"}, [rec("anger", "fear")], True)
+    assert resolve_rule(None, [rec("a")], False) == {"kind": "subject", "clip": 4.0}
+
+
+@pytest.mark.slow
+def test_training_with_rest_calibration_reports_it_and_exports_nothing(tmp_path, stress_predict):
+    cfg = TrainConfig.from_dict(
+        {
+            **REDUCED,
+            "max_subjects": 3,
+            "n_splits": 3,
+            "models": ["majority", "logreg"],
+            "calibration": {"kind": "rest"},
+        }
+    )
+    report = run_training(stress_predict, tmp_path, cfg, progress=None)
+    assert report["calibration"]["kind"] == "rest"
+    assert report["calibration"]["labels"] == ["non-stress"]
+    assert "rest" in {a["calibration"] for a in report["ablation"]}
+    assert "rest periods" in report["not_exported"]
+    assert not (tmp_path / "model_meta.json").exists()
+    assert "Nothing saved for export" in (tmp_path / "report.md").read_text()

@@ -6,6 +6,7 @@ import pytest
 from affectstream.data import Recording, Signal
 from affectstream.data.recording import LabelInterval
 from affectstream.dsp.calibration import check_rule
+from affectstream.dsp.features import window_features
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.presets import E4_CONFIG
 from affectstream.model.calibrated import (
@@ -105,11 +106,47 @@ def test_baseline_calibration_uses_the_persons_first_minutes(windows):
     assert np.abs(x).max() <= clip
 
 
+def test_rest_calibration_uses_the_baseline_and_the_rest_periods_ended_before_the_window():
+    # rest for the first 6 minutes, then the task: a window starting before 360 s is calibrated
+    # on the 300 s baseline only, one starting after it on the whole rest period
+    rec = fake_subject("s0", 1)
+    ws = make_windows([rec], E4_CONFIG, window_s=60.0, hop_s=20.0, rest_labels=["rest"])
+    fr = Preprocessor(E4_CONFIG).process_recording(rec)
+    rate, n_win, n_hop = fr.rate, 60 * 32, 20 * 32
+    starts = np.arange(0, len(fr) - n_win + 1, n_hop)
+    feats = np.array([window_features(fr.x[a : a + n_win], ws.channel_names, rate) for a in starts])
+    rule = check_rule({"kind": "rest", "labels": ["rest"]})
+    rows = warm_rows(ws, rule)
+    assert rows.size and ws.t_end[rows].min() >= 300.0
+    z = calibrated_features(ws, rows, rule)
+    x = calibrated_inputs(ws, rows, rule, *fit_global(ws, ws.session, rule))
+    for j, i in enumerate(rows):
+        t0 = ws.t_end[i] - 60.0
+        cut = 300.0 if t0 < 360.0 else 360.0
+        ref = fr.x[: int(cut * rate)]
+        np.testing.assert_allclose(ws.rest_frames[0][i], np.nanmean(ref, axis=0), rtol=1e-9)
+        ref_f = feats[(starts / rate + 60.0) <= cut + 1e-9]
+        mean, std = np.nanmean(ref_f, axis=0), np.nanstd(ref_f, axis=0)
+        expect = np.clip((ws.features[i] - mean) / np.where(std > 0, std, 1.0), -4, 4)
+        np.testing.assert_allclose(z[j], expect, rtol=1e-6, atol=1e-9)
+        bvp = (ws.x[i][:, 0] - ws.rest_frames[0][i][0]) / ws.rest_frames[1][i][0]
+        np.testing.assert_allclose(x[j][:, 0], np.clip(bvp, -4, 4), atol=1e-4)
+    assert {300.0, 360.0} == {300.0 if t - 60 < 360 else 360.0 for t in ws.t_end[rows]}
+
+
+def test_rest_calibration_needs_rest_labels_among_the_classes(windows):
+    with pytest.raises(ValueError, match="calibration.labels"):
+        make_windows([fake_subject("s0", 1)], E4_CONFIG, rest_labels=["calm"])
+    with pytest.raises(ValueError, match="rest_labels"):  # windows cut without them
+        calibrated_features(windows, np.arange(3), {"kind": "rest", "labels": ["rest"]})
+
+
 @pytest.mark.parametrize(
     "rule, first_end",
     [
         ({"kind": "none"}, 0.0),
         ({"kind": "subject"}, 0.0),
+        ({"kind": "rest", "labels": ["rest"], "baseline_s": 200}, 200.0),
         ({"kind": "baseline", "baseline_s": 300}, 300.0),
         ({"kind": "running", "min_s": 240}, 240.0),
     ],

@@ -121,3 +121,22 @@ def test_a_flat_sensor_abstains(predictor, excerpt):
         out += mon.push("dev", ch.modality, x, start_time=ch.start_time)
     late = [r for r in out if r["t"] - rec.start_time >= 450]
     assert late and all(r["label"] is None and "flat line" in r["reason"] for r in late)
+
+
+@pytest.mark.parametrize(
+    "rule, what",
+    [({"kind": "subject"}, "whole data"), ({"kind": "rest", "labels": ["non-stress"]}, "rest")],
+)
+def test_rules_a_live_stream_cannot_provide_are_refused_with_the_way_out(
+    rule, what, tmp_path, excerpt
+):
+    from affectstream.model.offline import predict_recording
+
+    b = read_bundle(CNN_BUNDLE)
+    meta = {**b.metadata, "calibration": {**b.metadata["calibration"], **rule}}
+    pred = Predictor(write_bundle(tmp_path / "m.afb", meta, b.model_bytes))
+    with pytest.raises(ValueError, match=f"{what}.*export a model trained with 'running'"):
+        Monitor(pred).device("wrist")
+    if rule["kind"] == "rest":  # offline prediction needs the rest periods too
+        with pytest.raises(ValueError, match="rest periods marked"):
+            predict_recording(pred, excerpt)
