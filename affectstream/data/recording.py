@@ -244,12 +244,17 @@ class Recording:
 
     def label_covering(self, t0: float, t1: float) -> str | None:
         """The label of the single interval that covers ``[t0, t1)`` whole, else None."""
+        iv = self.interval_covering(t0, t1)
+        return None if iv is None else iv.label
+
+    def interval_covering(self, t0: float, t1: float) -> LabelInterval | None:
+        """The single label interval that covers ``[t0, t1)`` whole, else None."""
         starts = [iv.start for iv in self.labels]
         i = int(np.searchsorted(starts, t0, side="right")) - 1
         if i >= 0:
             iv = self.labels[i]
             if iv.start <= t0 and t1 <= iv.end:
-                return iv.label
+                return iv
         return None
 
     def slice_time(self, t0: float, t1: float) -> Recording:

@@ -99,3 +99,36 @@ def summarize(
         "confusion": confusion(y, pred, k).tolist(),
         "per_subject": per,
     }
+
+
+#: Edges (seconds into the labelled period at the window's start) of :func:`recall_by_age`.
+AGE_EDGES_S = (0.0, 60.0, 180.0, 600.0)
+
+
+def recall_by_age(
+    y: np.ndarray,
+    pred: np.ndarray,
+    age_s: np.ndarray,
+    classes: Sequence[str],
+    edges: Sequence[float] = AGE_EDGES_S,
+) -> list[dict[str, Any]]:
+    """Share of each class's windows predicted right, by how long the labelled period had
+    lasted when the window began (``age_s``, seconds; bins ``[edges[i], edges[i+1])``, the last
+    open-ended). One row per non-empty (class, bin): ``class``, ``from_s``, ``to_s`` (None:
+    open), ``n_windows``, ``recall``."""
+    bounds = [*edges, np.inf]
+    rows = []
+    for c, name in enumerate(classes):
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            m = (y == c) & (age_s >= lo) & (age_s < hi)
+            if m.any():
+                rows.append(
+                    {
+                        "class": name,
+                        "from_s": float(lo),
+                        "to_s": None if np.isinf(hi) else float(hi),
+                        "n_windows": int(m.sum()),
+                        "recall": float((pred[m] == c).mean()),
+                    }
+                )
+    return rows

@@ -99,6 +99,27 @@ def _fmt(x: float) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
 
+def _by_label_age(report: dict[str, Any]) -> list[str]:
+    """The best model's recall per class by time into the labelled period (when it varies)."""
+    rows = report["models"][report["best_model"]].get("by_label_age") or []
+    if len({(r["from_s"], r["to_s"]) for r in rows}) < 2:
+        return []  # one bin only (e.g. one-minute records): nothing to compare
+    lines = [
+        "## When in a labelled period the best model errs",
+        "",
+        "Share of each class's windows predicted right, by how long the labelled period had "
+        "lasted when the window began. Low figures early in a period mean the body was still "
+        "answering the previous one (arousal outlasting a task, or rising late).",
+        "",
+        "| class | seconds into the period | windows | right |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        span = f"{r['from_s']:g}+" if r["to_s"] is None else f"{r['from_s']:g}-{r['to_s']:g}"
+        lines.append(f"| {r['class']} | {span} | {r['n_windows']} | {_fmt(r['recall'])} |")
+    return [*lines, ""]
+
+
 def markdown(report: dict[str, Any], figures: list[str]) -> str:
     """The report as Markdown."""
     ds = report["dataset"]
@@ -143,6 +164,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         "on this data the signal does not show that it carries the labels for new people."
     )
     lines += ["", verdict, "", f"p-values: {report['permutation_test']}.", ""]
+    lines += _by_label_age(report)
     if report["ablation"]:
         lines += [
             "## What the split and calibration change (feature models)",

@@ -22,7 +22,7 @@ from affectstream.model.calibrated import (
     fit_global,
     warm_rows,
 )
-from affectstream.model.metrics import shift_permutation_pvalue, summarize
+from affectstream.model.metrics import recall_by_age, shift_permutation_pvalue, summarize
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
 
@@ -450,6 +450,8 @@ def run_training(
         s["wall_time_s"] = times[m]
         results[m] = s
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
+    if ws.label_age is not None:  # when in a labelled period the best model errs
+        results[best]["by_label_age"] = recall_by_age(ws.y, preds[best], ws.label_age, ws.classes)
     ablation = run_ablation(ws, rule, cfg.n_splits, cfg.seed) if cfg.ablation else []
     report: dict[str, Any] = {
         "data": str(data),

@@ -72,6 +72,10 @@ class WindowSet:
         Likewise for ``rest`` calibration: the statistics of the session's baseline and of its
         rest periods that ended before each window's start (None unless ``make_windows`` was
         given ``rest_labels``, then listed in ``rest_labels``).
+    label_age
+        Seconds from the start of the labelled period to the window's start, shape
+        ``(n_windows,)``: how long the labelled state had lasted (errors cluster early in a
+        period, while the body still answers the previous one).
     """
 
     x: np.ndarray
@@ -96,6 +100,7 @@ class WindowSet:
     rest_frames: tuple[np.ndarray, np.ndarray] | None = None
     rest_features: tuple[np.ndarray, np.ndarray] | None = None
     rest_labels: list[str] | None = None
+    label_age: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -129,6 +134,7 @@ class WindowSet:
             _rows(self.rest_frames, idx),
             _rows(self.rest_features, idx),
             self.rest_labels,
+            None if self.label_age is None else self.label_age[idx],
         )
 
 
@@ -183,7 +189,7 @@ def make_windows(
             f"rest labels {sorted(set(rest_labels) - set(classes))} are not among the classes "
             f"{classes}; name the labels of the rest periods in calibration.labels"
         )
-    xs, fs, ys, subs, sess, tends = [], [], [], [], [], []
+    xs, fs, ys, subs, sess, tends, ages = [], [], [], [], [], [], []
     run_x: list[tuple[np.ndarray, np.ndarray]] = []
     run_f: list[tuple[np.ndarray, np.ndarray]] = []
     #: rest calibration's (frame, feature) statistics per session with kept windows
@@ -211,8 +217,8 @@ def make_windows(
             feats_all.append(f)
             tend_all.append(t1 - frames.k[0] / rate)
             span_all.append((t0, t1))
-            label = rec.label_covering(t0, t1)
-            if label is None:
+            interval = rec.interval_covering(t0, t1)
+            if interval is None:
                 starts = [iv for iv in rec.labels if iv.end > t0 and iv.start < t1]
                 if len({iv.label for iv in starts}) > 1:
                     mixed += 1
@@ -223,7 +229,8 @@ def make_windows(
                 continue
             xs.append(w.astype(np.float32))
             fs.append(f)
-            ys.append(classes.index(label))
+            ys.append(classes.index(interval.label))
+            ages.append(t0 - interval.start)
             subs.append(subj)
             sess.append(key)
             tends.append(t1 - frames.k[0] / rate)
@@ -283,6 +290,7 @@ def make_windows(
         rest_frames=_stack_pairs(rest_x, 0) if rest_labels is not None else None,
         rest_features=_stack_pairs(rest_x, 1) if rest_labels is not None else None,
         rest_labels=list(rest_labels) if rest_labels is not None else None,
+        label_age=np.array(ages),
     )
 
 

@@ -44,6 +44,7 @@ def test_seed_layout_simulate_and_train_end_to_end(tmp_path):
     assert {a["calibration"] for a in doc["ablation"]} == {"none", "subject"}
     md = (tmp_path / "out" / "report.md").read_text()
     assert "original researcher's CNN" in md and "only 6 subjects" in md
+    assert "When in a labelled period" not in md  # one-record labels: nothing to compare
 
 
 @pytest.mark.slow
@@ -64,7 +65,13 @@ def test_stress_predict_reduced_run(reduced_run):
         assert (out / entry["file"]).is_file() and (out / entry["representative"]).is_file()
         assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]
     assert set(report["exportable"]) == {"logreg", "cnn"}
-    assert "## Export" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "## Export" in md
+    # when in a labelled period the best model errs: every class, from the period's start on
+    ages = report["models"][report["best_model"]]["by_label_age"]
+    assert {r["class"] for r in ages} == {"non-stress", "stress"}
+    assert sum(r["n_windows"] for r in ages) == report["dataset"]["n_windows"]
+    assert "## When in a labelled period the best model errs" in md
 
 
 def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():

@@ -19,6 +19,7 @@ from affectstream.model.metrics import (
     balanced_accuracy,
     macro_f1,
     mean_interval,
+    recall_by_age,
     shift_permutation_pvalue,
 )
 from affectstream.model.train_config import TrainConfig
@@ -49,6 +50,12 @@ def test_windows_are_labelled_only_when_one_label_covers_them(windows):
     assert windows.classes == ["rest", "task"]
     assert windows.x.shape[1:] == (60 * 32, 3)
     assert windows.mixed_label_windows > 0  # the ones across the change were left out
+    # how long the labelled period had lasted at each window's start: the task starts at 6 min
+    task = windows.y == 1
+    start = windows.t_end - 60.0
+    assert windows.label_age[task].min() >= 0 and windows.label_age[~task].min() >= 0
+    offset = windows.label_age[task] - (start[task] - 360.0)
+    assert np.ptp(offset) < 1e-6 and abs(offset[0]) < 1.0 / windows.rate  # grid phase only
     for key, st in windows.sessions.items():
         rows = windows.session == key
         assert np.all(windows.t_end[rows] <= st.n_frames / windows.rate + 1e-9)
@@ -165,6 +172,16 @@ def test_metrics():
     assert macro_f1(y, p, 2) == pytest.approx((2 * 4 / 9 + 2 / 3) / 2)
     m, lo, hi = mean_interval([0.6, 0.7, 0.8])
     assert m == pytest.approx(0.7) and lo < 0.7 < hi
+    rows = recall_by_age(y, p, np.array([0, 30, 100, 700, 10, 200.0]), ["rest", "task"])
+    got = {(r["class"], r["from_s"]): (r["n_windows"], r["recall"]) for r in rows}
+    assert got == {
+        ("rest", 0.0): (2, 1.0),
+        ("rest", 60.0): (1, 1.0),
+        ("rest", 600.0): (1, 1.0),
+        ("task", 0.0): (1, 0.0),
+        ("task", 180.0): (1, 1.0),
+    }
+    assert [r["to_s"] for r in rows if r["class"] == "rest"] == [60.0, 180.0, None]
 
 
 def test_permutation_test_separates_signal_from_noise():
