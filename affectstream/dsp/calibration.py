@@ -13,7 +13,8 @@ One rule, used by training and by the live monitor alike:
   fill the statistics (the monitor answers "calibrating"). Causal, so the live monitor can use it;
 - ``{"kind": "rest", "labels": ["calmness"], "baseline_s": 300}``: as ``baseline``, with the
   person's rest periods so far: the first ``baseline_s`` seconds plus every interval labelled
-  with one of ``labels`` that ended before the window starts (:class:`RestReference`). Causal,
+  with one of ``labels`` that ended before the window starts (:func:`rest_available_from`,
+  :func:`stats_available_at`). Causal,
   but it needs the person's rest periods marked, so it is a training/analysis rule for now;
 - ``{"kind": "subject"}``: as ``baseline``, with statistics over all of the person's data (an
   enrolment recording, or the whole session): offline only.
@@ -113,11 +114,18 @@ class RunningStats:
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation per column, shape ``(n_columns,)`` each; a column with no
         data has mean 0, and a column without spread std 1 (it is then only centred)."""
-        n = np.maximum(self.count, 1.0)
-        mean = self.total / n
-        var = np.maximum(self.total_sq / n - mean**2, 0.0)
-        std = np.sqrt(var)
-        return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+        return _mean_std(self.count, self.total, self.total_sq)
+
+
+def _mean_std(
+    count: np.ndarray, total: np.ndarray, total_sq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std from counts, sums and sums of squares (any shape, elementwise): no data
+    gives mean 0, no spread std 1."""
+    n = np.maximum(count, 1.0)
+    mean = total / n
+    std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
+    return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
 
 
 def rest_available_from(
@@ -159,10 +167,7 @@ def stats_available_at(
     tot = np.concatenate([zero, np.cumsum(x, axis=0)])
     tot_sq = np.concatenate([zero, np.cumsum(x * x, axis=0)])
     k = np.searchsorted(available_from[order], np.asarray(at, dtype=np.float64), side="right")
-    n = np.maximum(cnt[k], 1.0)
-    mean = tot[k] / n
-    std = np.sqrt(np.maximum(tot_sq[k] / n - mean**2, 0.0))
-    return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+    return _mean_std(cnt[k], tot[k], tot_sq[k])
 
 
 @dataclass(frozen=True)

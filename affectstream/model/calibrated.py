@@ -104,7 +104,8 @@ def calibrated_inputs(
 def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any]) -> np.ndarray:
     """Features of the windows at ``idx`` normalised per person by the rule: the baseline mean
     subtracted (``baseline``), or z-scored with the person's feature statistics so far
-    (``running``) or over all of the person's sessions (``subject``)."""
+    (``running``), over the rest periods ended so far (``rest``) or over all of the person's
+    sessions (``subject``)."""
     rule = check_rule(rule)
     f = ws.features[idx].copy()
     if rule["kind"] == "none":
@@ -165,7 +166,8 @@ def feature_inputs(
 def warm_rows(ws: WindowSet, rule: Mapping[str, Any]) -> np.ndarray:
     """Indices of the windows the rule can calibrate the way the live monitor does: every
     window, or those ending after the warm-up of ``running`` calibration (``min_s``) or the
-    baseline of ``baseline`` calibration (``baseline_s``), which the monitor does not predict."""
+    baseline of ``baseline`` and ``rest`` calibration (``baseline_s``), which the monitor does
+    not predict."""
     rule = check_rule(rule)
     if warmup_s(rule) <= 0:
         return np.arange(len(ws))

@@ -53,9 +53,10 @@ REST_LABEL_NAMES = (
 )
 
 
-def rest_labels(labels: Sequence[str]) -> list[str]:
-    """The labels among ``labels`` that name rest periods (see :data:`REST_LABEL_NAMES`)."""
-    return sorted(x for x in set(labels) if x.strip().lower() in REST_LABEL_NAMES)
+def rest_labels(recordings: Sequence[Recording]) -> list[str]:
+    """The recordings' labels that name rest periods (see :data:`REST_LABEL_NAMES`)."""
+    found = {iv.label for r in recordings for iv in r.labels}
+    return sorted(x for x in found if x.strip().lower() in REST_LABEL_NAMES)
 
 
 def resolve_rule(
@@ -65,7 +66,7 @@ def resolve_rule(
     takes the rest-like labels found) or :func:`default_calibration`."""
     rule = dict(calibration or default_calibration(long_enough))
     if rule.get("kind") == "rest" and not rule.get("labels"):
-        found = rest_labels([iv.label for r in recordings for iv in r.labels])
+        found = rest_labels(recordings)
         if not found:
             raise ValueError(
                 "calibration kind 'rest' needs the labels of the rest periods and none of the "
@@ -365,11 +366,7 @@ def run_training(
         hop_s=cfg.hop_s,
         max_missing=cfg.max_missing,
         baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
-        rest_labels=(
-            rule["labels"]
-            if rule["kind"] == "rest"
-            else rest_labels([iv.label for r in recs for iv in r.labels]) or None
-        ),
+        rest_labels=(rule["labels"] if rule["kind"] == "rest" else rest_labels(recs) or None),
     )
     warnings: list[str] = []
     if warmup_s(rule) > 0:  # the monitor predicts only once the baseline / warm-up is over

@@ -16,7 +16,7 @@ from affectstream.dsp.calibration import (
     stats_available_at,
 )
 from affectstream.dsp.features import feature_names, window_features
-from affectstream.dsp.preprocessor import Preprocessor
+from affectstream.dsp.preprocessor import Frames, Preprocessor
 
 
 @dataclass
@@ -192,8 +192,8 @@ def make_windows(
     xs, fs, ys, subs, sess, tends, ages = [], [], [], [], [], [], []
     run_x: list[tuple[np.ndarray, np.ndarray]] = []
     run_f: list[tuple[np.ndarray, np.ndarray]] = []
-    #: rest calibration's (frame, feature) statistics per session with kept windows
-    rest_x: list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = []
+    rest_x: list[tuple[np.ndarray, np.ndarray]] = []  # rest calibration's, per session
+    rest_f: list[tuple[np.ndarray, np.ndarray]] = []
     stats: dict[str, SessionStats] = {}
     dropped_missing = dropped_unlab = mixed = 0
     has_ids = all(r.subject is not None for r in recordings)
@@ -241,9 +241,10 @@ def make_windows(
         ta = np.array(tend_all)
         base_rows = ta <= baseline_s
         if rest_labels is not None and kept_t0:
-            rest_x.append(
-                _rest_stats(rec, frames, fa, np.array(span_all), kept_t0, rest_labels, baseline_s)
-            )
+            spans = np.array(span_all)
+            rx, rf = _rest_stats(rec, frames, fa, spans, kept_t0, rest_labels, baseline_s)
+            rest_x.append(rx)
+            rest_f.append(rf)
         # the person's baseline, computed exactly as the live monitor computes it
         base = (
             person_stats(frames.x, rate, {"kind": "baseline", "baseline_s": baseline_s})
@@ -287,8 +288,8 @@ def make_windows(
         dropped_missing=dropped_missing,
         dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
-        rest_frames=_stack_pairs(rest_x, 0) if rest_labels is not None else None,
-        rest_features=_stack_pairs(rest_x, 1) if rest_labels is not None else None,
+        rest_frames=_concat_pairs(rest_x) if rest_labels is not None else None,
+        rest_features=_concat_pairs(rest_f) if rest_labels is not None else None,
         rest_labels=list(rest_labels) if rest_labels is not None else None,
         label_age=np.array(ages),
     )
@@ -296,7 +297,7 @@ def make_windows(
 
 def _rest_stats(
     rec: Recording,
-    frames: Any,
+    frames: Frames,
     features: np.ndarray,
     spans: np.ndarray,
     starts: Sequence[float],
@@ -318,11 +319,11 @@ def _rest_stats(
     )
 
 
-def _stack_pairs(
-    per_session: list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]],
-    which: int,
+def _concat_pairs(
+    per_session: list[tuple[np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-session ``(mean, std)`` arrays joined in window order."""
     return (
-        np.concatenate([p[which][0] for p in per_session]),
-        np.concatenate([p[which][1] for p in per_session]),
+        np.concatenate([m for m, _ in per_session]),
+        np.concatenate([s for _, s in per_session]),
     )
