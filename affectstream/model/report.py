@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,9 +218,32 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             for m in report["models"]
         )
         lines.append(f"| {s} | {row['n_windows']} | {vals} |")
+    if report.get("predictions"):
+        lines += [
+            "",
+            f"Every window's held-out prediction, per model: `{report['predictions']}` (subject, "
+            "session, window start and end in seconds, fold, true label, seconds into the "
+            "labelled period, and each model's predicted class and class probabilities).",
+        ]
     lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
     lines += ["", f"Total wall time: {report.get('wall_time_s', 0):.0f} s.", ""]
     return "\n".join(lines)
+
+
+def write_predictions(path: Path, columns: dict[str, Sequence[Any]]) -> None:
+    """Write equal-length ``columns`` (name -> one value per window) as a CSV file; floats with
+    six significant digits."""
+    import csv
+
+    names = list(columns)
+    n = {len(v) for v in columns.values()}
+    if len(n) > 1:
+        raise ValueError(f"prediction columns differ in length: {sorted(n)}")
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(names)
+        for row in zip(*(columns[c] for c in names), strict=True):
+            w.writerow(f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in row)
 
 
 def write_report(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -> None:

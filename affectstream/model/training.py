@@ -31,6 +31,9 @@ Progress = Callable[[str], None]
 #: Model rate chosen for the modalities present (Hz): fast enough for each preset's band.
 DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("temp", 4.0))
 
+#: The held-out predictions of every window, beside the report.
+PREDICTIONS_FILE = "predictions.csv"
+
 #: How many training windows go into the saved representative set (int8 calibration).
 N_REPRESENTATIVE = 300
 
@@ -342,7 +345,7 @@ def run_training(
 
     Returns the report as a dict (also written to ``out_dir/report.json``).
     """
-    from affectstream.model.report import write_report
+    from affectstream.model.report import write_predictions, write_report
 
     cfg = config or TrainConfig()
     say = progress or (lambda _m: None)
@@ -497,6 +500,8 @@ def run_training(
     if exportable:
         _save_model_meta(ws, rule, preprocess, cfg, out, report, exportable)
         report["exportable"] = {m: e["cv_balanced_accuracy"] for m, e in exportable.items()}
+    write_predictions(out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs))
+    report["predictions"] = PREDICTIONS_FILE
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
     say(
@@ -505,6 +510,36 @@ def run_training(
         f"p = {results[best]['p_value']:.3g})"
     )
     return report
+
+
+def prediction_columns(
+    ws: WindowSet, folds: Sequence[tuple[np.ndarray, np.ndarray]], probs: dict[str, np.ndarray]
+) -> dict[str, list[Any]]:
+    """The held-out predictions as table columns, one row per window: where the window sits
+    (subject, session, start and end in s since the session's first frame), its fold (1-based),
+    true label and seconds into the labelled period (empty when unknown), then per model the
+    predicted class (``MODEL_pred``) and each class's probability (``MODEL_p_CLASS``).
+
+    ``probs`` maps model names to held-out class probabilities, shape ``(n_windows, n_classes)``.
+    """
+    fold = np.zeros(len(ws), dtype=np.int64)
+    for fi, (_tr, te) in enumerate(folds):
+        fold[te] = fi + 1
+    age = ws.label_age if ws.label_age is not None else np.full(len(ws), np.nan)
+    cols: dict[str, list[Any]] = {
+        "subject": [str(s) for s in ws.subject],
+        "session": [str(s) for s in ws.session],
+        "t_start_s": [float(t - ws.window_s) for t in ws.t_end],
+        "t_end_s": [float(t) for t in ws.t_end],
+        "fold": fold.tolist(),
+        "label": [ws.classes[i] for i in ws.y],
+        "label_age_s": ["" if np.isnan(a) else float(a) for a in age],
+    }
+    for m, p in probs.items():
+        cols[f"{m}_pred"] = [ws.classes[i] for i in p.argmax(1)]
+        for ci, c in enumerate(ws.classes):
+            cols[f"{m}_p_{c}"] = [float(v) for v in p[:, ci]]
+    return cols
 
 
 def _save_representative(x: np.ndarray, seed: int, path: Path) -> None:

@@ -72,6 +72,27 @@ def test_stress_predict_reduced_run(reduced_run):
     assert {r["class"] for r in ages} == {"non-stress", "stress"}
     assert sum(r["n_windows"] for r in ages) == report["dataset"]["n_windows"]
     assert "## When in a labelled period the best model errs" in md
+    # every window's held-out prediction is written out and agrees with the report's figures
+    import csv
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    with open(out / report["predictions"], newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == report["dataset"]["n_windows"]
+    folds_of = {}
+    for r in rows:
+        folds_of.setdefault(r["subject"], set()).add(r["fold"])
+        assert float(r["t_end_s"]) - float(r["t_start_s"]) == pytest.approx(60.0, abs=1e-3)
+    assert all(len(f) == 1 for f in folds_of.values())  # each subject in one test fold
+    assert {int(r["fold"]) for r in rows} == set(range(1, report["split"]["n_folds"] + 1))
+    labels = [r["label"] for r in rows]
+    for m, res in report["models"].items():
+        got = balanced_accuracy_score(labels, [r[f"{m}_pred"] for r in rows])
+        assert got == pytest.approx(res["balanced_accuracy"], abs=1e-9), m
+        total = [float(r[f"{m}_p_non-stress"]) + float(r[f"{m}_p_stress"]) for r in rows]
+        np.testing.assert_allclose(total, 1.0, atol=1e-4)
+    assert "predictions.csv" in md
 
 
 def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
