@@ -93,6 +93,26 @@ def _figures(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -
         fig.savefig(out / "training_curves.png", dpi=110)
         plt.close(fig)
         made.append("training_curves.png")
+
+    curve = report.get("learning_curve") or []
+    if curve:
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+        for i, m in enumerate(dict.fromkeys(r["model"] for r in curve)):
+            rows = [r for r in curve if r["model"] == m]
+            n = [r["n_subjects"] for r in rows]
+            ba = np.array([r["balanced_accuracy"] for r in rows])
+            sd = np.array([r["sd"] for r in rows])
+            ax.errorbar(n, ba, yerr=sd, marker="o", capsize=3, color=f"C{i}", label=MODEL_TITLES[m])
+        ax.axhline(report["chance_level"], color="k", ls="--", lw=1, label="chance")
+        ax.set_xticks(sorted({r["n_subjects"] for r in curve}))
+        ax.set_xlabel("training subjects per fold")
+        ax.set_ylabel("balanced accuracy (held out)")
+        ax.legend(fontsize=7)
+        ax.set_title("learning curve: would more people help?", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out / "learning_curve.png", dpi=110)
+        plt.close(fig)
+        made.append("learning_curve.png")
     return made
 
 
@@ -118,6 +138,46 @@ def _by_label_age(report: dict[str, Any]) -> list[str]:
     for r in rows:
         span = f"{r['from_s']:g}+" if r["to_s"] is None else f"{r['from_s']:g}-{r['to_s']:g}"
         lines.append(f"| {r['class']} | {span} | {r['n_windows']} | {_fmt(r['recall'])} |")
+    return [*lines, ""]
+
+
+def _learning_curve(report: dict[str, Any]) -> list[str]:
+    """The feature models' held-out score by number of training subjects, and what it says."""
+    curve = report.get("learning_curve") or []
+    if not curve:
+        return []
+    lines = [
+        "## Would more people help? (learning curve)",
+        "",
+        "The feature models refitted on random subsets of each fold's training subjects (same "
+        "folds, same held-out windows; mean and standard deviation over the subsets drawn).",
+        "",
+        "| model | training subjects | balanced accuracy | sd | subsets |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in curve:
+        lines.append(
+            f"| {MODEL_TITLES.get(r['model'], r['model'])} | {r['n_subjects']} | "
+            f"{_fmt(r['balanced_accuracy'])} | {_fmt(r['sd'])} | {r['repeats']} |"
+        )
+    lines.append("")
+    for m in dict.fromkeys(r["model"] for r in curve):
+        rows = [r for r in curve if r["model"] == m]
+        if len(rows) < 3:
+            continue
+        mid, last = rows[-2], rows[-1]
+        gain = last["balanced_accuracy"] - mid["balanced_accuracy"]
+        per = gain / max(last["n_subjects"] - mid["n_subjects"], 1)
+        lines.append(
+            f"- {MODEL_TITLES.get(m, m)}: {gain:+.3f} from {mid['n_subjects']} to "
+            f"{last['n_subjects']} training subjects ({per:+.4f} per added person)"
+            + (
+                ": still rising, more people of this kind should help."
+                if gain > max(2 * mid["sd"], 0.01)
+                else ": nearly flat, more people of this kind would add little; the limit "
+                "is in what the windows carry."
+            )
+        )
     return [*lines, ""]
 
 
@@ -166,6 +226,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     )
     lines += ["", verdict, "", f"p-values: {report['permutation_test']}.", ""]
     lines += _by_label_age(report)
+    lines += _learning_curve(report)
     if report["ablation"]:
         lines += [
             "## What the split and calibration change (feature models)",

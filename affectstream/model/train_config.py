@@ -51,6 +51,7 @@ class TrainConfig:
     permutations: int = 1000
     seed: int = 0
     ablation: bool = True
+    learning_curve: bool = True
     max_subjects: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     preprocess: dict[str, Any] | None = None

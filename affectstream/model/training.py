@@ -22,6 +22,7 @@ from affectstream.model.calibrated import (
     fit_global,
     warm_rows,
 )
+from affectstream.model.learning_curve import learning_curve
 from affectstream.model.metrics import recall_by_age, shift_permutation_pvalue, summarize
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
@@ -30,6 +31,9 @@ Progress = Callable[[str], None]
 
 #: Model rate chosen for the modalities present (Hz): fast enough for each preset's band.
 DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("temp", 4.0))
+
+#: The models on hand-made features: name -> ``make(seed)``, an unfitted classifier.
+FEATURE_MODELS = {"logreg": baselines.logistic_regression, "forest": baselines.tree_ensemble}
 
 #: The held-out predictions of every window, beside the report.
 PREDICTIONS_FILE = "predictions.csv"
@@ -280,11 +284,10 @@ def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) 
             ws.y, ws.y
         )
     )
-    makers = {"logreg": baselines.logistic_regression, "forest": baselines.tree_ensemble}
     for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
         for cal in ablation_rules(ws, rule):
             f_all = calibrated_features(ws, np.arange(len(ws)), cal)
-            for name, make in makers.items():
+            for name, make in FEATURE_MODELS.items():
                 pred = np.empty_like(ws.y)
                 for tr, te in folds:
                     p = baselines.fit_predict_features(
@@ -412,9 +415,7 @@ def run_training(
             if m == "majority":
                 p = baselines.majority_predict(ws.y[tr], te.size, k)
             elif m in ("logreg", "forest"):
-                est = (baselines.logistic_regression if m == "logreg" else baselines.tree_ensemble)(
-                    cfg.seed
-                )
+                est = FEATURE_MODELS[m](cfg.seed)
                 p = baselines.fit_predict_features(est, f_cal[tr], ws.y[tr], f_cal[te], k)
             elif m == "cnn":
                 gc, gs = fit_global(ws, train_sessions, rule)
@@ -453,6 +454,12 @@ def run_training(
     if ws.label_age is not None:  # when in a labelled period the best model errs
         results[best]["by_label_age"] = recall_by_age(ws.y, preds[best], ws.label_age, ws.classes)
     ablation = run_ablation(ws, rule, cfg.n_splits, cfg.seed) if cfg.ablation else []
+    feature_models = {m: FEATURE_MODELS[m] for m in models if m in FEATURE_MODELS}
+    curve: list[dict[str, Any]] = []
+    if cfg.learning_curve and feature_models:
+        say("learning curve: feature models on fewer training subjects")
+        f_cal = calibrated_features(ws, all_idx, rule)
+        curve = learning_curve(f_cal, ws.y, ws.subject, k, folds, feature_models, cfg.seed)
     report: dict[str, Any] = {
         "data": str(data),
         "dataset": {
@@ -481,6 +488,7 @@ def run_training(
         "permutation_test": f"{cfg.permutations} circular shifts of each subject's label "
         "sequence against fixed predictions",
         "ablation": ablation,
+        "learning_curve": curve,
         "warnings": warnings,
         "config": cfg.as_dict(),
     }

@@ -45,6 +45,17 @@ def test_seed_layout_simulate_and_train_end_to_end(tmp_path):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "original researcher's CNN" in md and "only 6 subjects" in md
     assert "When in a labelled period" not in md  # one-record labels: nothing to compare
+    # the feature models again on 2 and 3 of each fold's 3 training subjects
+    curve = doc["learning_curve"]
+    assert {(r["model"], r["n_subjects"]) for r in curve} == {
+        (m, n) for m in ("logreg", "forest") for n in (2, 3)
+    }
+    full = {r["model"]: r["balanced_accuracy"] for r in curve if r["n_subjects"] == 3}
+    for m in ("logreg", "forest"):  # the whole training set is the main table's fit
+        assert full[m] == pytest.approx(doc["models"][m]["balanced_accuracy"])
+    assert (
+        "## Would more people help?" in md and (tmp_path / "out" / "learning_curve.png").is_file()
+    )
 
 
 @pytest.mark.slow
@@ -93,6 +104,8 @@ def test_stress_predict_reduced_run(reduced_run):
         total = [float(r[f"{m}_p_non-stress"]) + float(r[f"{m}_p_stress"]) for r in rows]
         np.testing.assert_allclose(total, 1.0, atol=1e-4)
     assert "predictions.csv" in md
+    # two training subjects per fold: no learning curve to draw
+    assert report["learning_curve"] == [] and "Would more people help" not in md
 
 
 def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
