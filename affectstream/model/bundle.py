@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -122,12 +123,26 @@ def read_bundle(path: str | Path) -> Bundle:
                     f"{p}: not an affectstream bundle (members {sorted(names)}); export one with "
                     "`affectstream export`"
                 )
-            meta = json.loads(z.read(METADATA).decode("utf-8"))
+            meta_bytes = z.read(METADATA)
             model = z.read(MODEL)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+    except BundleError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        zlib.error,
+        NotImplementedError,  # a damaged header naming an unknown zip version or method
+        ValueError,
+        KeyError,
+    ) as exc:
         raise BundleError(
-            f"{p}: damaged or truncated bundle ({exc}); copy it again or re-export it"
+            f"{p}: damaged or truncated bundle ({type(exc).__name__}: {exc}); copy it again "
+            "or re-export it"
         ) from exc
+    try:
+        meta = json.loads(meta_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{p}: bundle metadata is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict):
