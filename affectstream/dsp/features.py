@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import signal
 
-from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, detect_r_peaks
+from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, detect_r_peaks, systolic_peaks
 
 #: Feature names per modality, in output order.
 MODALITY_FEATURES: dict[str, tuple[str, ...]] = {
@@ -28,6 +28,12 @@ MODALITY_FEATURES: dict[str, tuple[str, ...]] = {
     ),
     "temp": ("temp_mean_c", "temp_slope_c_per_s"),
 }
+
+#: Version of what :func:`window_features` computes under the same names; a feature model
+#: records it and is served only by the version that trained it. 2: systolic peaks by
+#: :func:`affectstream.dsp.beats.systolic_peaks` and pulse amplitude peak-to-trough (1: peaks
+#: above a fixed prominence, amplitude as prominence).
+FEATURES_VERSION = 2
 
 #: Minimum skin-conductance-response amplitude counted as a response (microsiemens).
 SCR_MIN_AMPLITUDE_US = 0.01
@@ -87,6 +93,15 @@ def refine_peaks(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
         off = np.where(den < 0, 0.5 * (a - c) / den, 0.0)
     pos[inner] += np.clip(np.nan_to_num(off), -0.5, 0.5)
     return pos
+
+
+def pulse_amplitudes(bvp: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Pulse amplitudes: each systolic peak above the lowest point since the peak before it
+    (the signal's unit), shape ``(max(n_peaks - 1, 0),)``."""
+    if peaks.size < 2:
+        return np.empty(0)
+    troughs = np.minimum.reduceat(bvp, peaks[:-1])
+    return bvp[peaks[1:]] - troughs
 
 
 def cardiac_features(beats: np.ndarray, amplitudes: np.ndarray, rate: float) -> list[float]:
@@ -149,11 +164,8 @@ def window_features(x: np.ndarray, channel_names: Sequence[str], rate: float) ->
             amps = np.abs(ecg[beats]) if beats.size else np.empty(0)
             out += cardiac_features(refine_peaks(ecg, beats), amps, rate)
         elif bvp is not None and np.isfinite(bvp).all():
-            lo, hi = np.percentile(bvp, [5, 95])
-            beats, props = signal.find_peaks(
-                bvp, distance=max(1, int(MIN_IBI_S * rate)), prominence=(hi - lo) / 3.0
-            )
-            out += cardiac_features(refine_peaks(bvp, beats), props["prominences"], rate)
+            beats = systolic_peaks(bvp, rate)
+            out += cardiac_features(refine_peaks(bvp, beats), pulse_amplitudes(bvp, beats), rate)
         else:
             out += [float("nan")] * 4
     # level signals (low-passed at 1 Hz or below by their presets) are read at LEVEL_RATE_HZ

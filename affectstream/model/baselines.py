@@ -51,12 +51,16 @@ def fit_predict_features(
 def logreg_params(model: Any, feature_names: list[str], classes: list[str]) -> dict[str, Any]:
     """JSON-ready parameters of a fitted :func:`logistic_regression` pipeline: the imputer's
     fill values, the scaler's mean and scale, coefficients ``(1 or n_classes, n_features)``
-    and intercepts, with the class indices the model saw."""
+    and intercepts, with the class indices the model saw and the
+    :data:`~affectstream.dsp.features.FEATURES_VERSION` of its inputs."""
+    from affectstream.dsp.features import FEATURES_VERSION
+
     imputer = model.named_steps["simpleimputer"]
     scaler = model.named_steps["standardscaler"]
     lr = model.named_steps["logisticregression"]
     return {
         "feature_names": list(feature_names),
+        "features_version": FEATURES_VERSION,
         "classes": list(classes),
         "model_classes": [int(c) for c in lr.classes_],
         "fill": imputer.statistics_.tolist(),

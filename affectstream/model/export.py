@@ -21,6 +21,7 @@ import numpy as np
 
 from affectstream import __version__
 from affectstream.dsp.calibration import DEFAULT_BASELINE_S
+from affectstream.dsp.features import FEATURES_VERSION
 from affectstream.model.bundle import read_bundle, sha256, write_bundle
 from affectstream.model.calibrated import calibrated_inputs, feature_inputs, warm_rows
 from affectstream.model.metrics import balanced_accuracy
@@ -158,8 +159,19 @@ def export_bundle(
     params: dict[str, Any] = {}
     if entry["input"] == "features":
         params = json.loads((src / entry["file"]).read_text())
+        version = params.get("features_version", 1)
+        if version != FEATURES_VERSION:
+            raise ValueError(
+                f"{src / entry['file']} was trained on window features of version {version}; "
+                f"this affectstream computes version {FEATURES_VERSION}: train again into {src}"
+            )
         net = logreg_keras(params)
-        input_meta = {"kind": "features", "names": params["feature_names"], "fill": params["fill"]}
+        input_meta = {
+            "kind": "features",
+            "names": params["feature_names"],
+            "fill": params["fill"],
+            "features_version": FEATURES_VERSION,
+        }
     else:
         net = keras.models.load_model(src / entry["file"])
         input_meta = {"kind": "frames"}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.dsp.calibration import Calibration, RunningStats
-from affectstream.dsp.features import feature_names, window_features
+from affectstream.dsp.features import FEATURES_VERSION, feature_names, window_features
 
 #: Input kinds a bundle can declare (metadata ``input.kind``; absent means frames).
 INPUT_KINDS = ("frames", "features")
@@ -44,6 +44,13 @@ def check_feature_input(metadata: Mapping[str, Any], channel_names: Sequence[str
         raise ValueError(
             f"the model was trained on features {names}; this affectstream computes {ours} "
             "for its channels: re-export the model with this version"
+        )
+    version = inp.get("features_version", 1)
+    if version != FEATURES_VERSION:
+        raise ValueError(
+            f"the model was trained on window features of version {version}; this affectstream "
+            f"computes version {FEATURES_VERSION} (same names, other values): retrain and "
+            "re-export the model with this version"
         )
     if len(fill) != len(names):
         raise ValueError(f"input.fill has {len(fill)} values for {len(names)} features")

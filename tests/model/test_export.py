@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("sklearn")
 
+from affectstream.dsp.features import FEATURES_VERSION  # noqa: E402
 from affectstream.dsp.preprocessor import Preprocessor  # noqa: E402
 from affectstream.model import baselines  # noqa: E402
 from affectstream.model.calibrated import feature_inputs, warm_rows  # noqa: E402
@@ -48,6 +49,21 @@ def test_best_export_takes_the_better_cross_validated_model(reduced_run, tmp_pat
     cnn = export_bundle(out, tmp_path / "cnn.afb", model="cnn", check=False, progress=None)
     pred = Predictor(cnn["bundle"])
     assert pred.input_kind == "frames" and pred.input_shape == (1920, 3)
+
+
+@pytest.mark.slow
+def test_a_feature_model_trained_on_other_features_is_not_exported(reduced_run, tmp_path):
+    import shutil
+
+    out, _ = reduced_run
+    old = tmp_path / "old_run"
+    shutil.copytree(out, old)
+    params = json.loads((old / "logreg.json").read_text())
+    assert params["features_version"] == FEATURES_VERSION
+    params["features_version"] = FEATURES_VERSION - 1
+    (old / "logreg.json").write_text(json.dumps(params))
+    with pytest.raises(ValueError, match="features of version 1; .*train again"):
+        export_bundle(old, tmp_path / "m.afb", model="logreg", check=False, progress=None)
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affectstream.dsp.features import feature_names, window_features
+from affectstream.dsp.features import FEATURES_VERSION, feature_names, window_features
 from affectstream.model.feature_input import FeatureEncoder, check_feature_input, input_kind
 
 CHANNELS = ["bvp", "eda", "temp"]
@@ -12,7 +12,12 @@ CHANNELS = ["bvp", "eda", "temp"]
 def _meta(**edits):
     names = feature_names(CHANNELS)
     meta = {
-        "input": {"kind": "features", "names": names, "fill": [0.5] * len(names)},
+        "input": {
+            "kind": "features",
+            "names": names,
+            "fill": [0.5] * len(names),
+            "features_version": FEATURES_VERSION,
+        },
         "calibration": {"kind": "running", "min_s": 300.0, "clip": 4.0},
     }
     meta["input"].update(edits)
@@ -32,6 +37,14 @@ def test_a_feature_list_from_another_version_is_refused_by_name():
     meta = _meta()
     meta["calibration"] = {"kind": "baseline", "baseline_s": 300.0}
     with pytest.raises(ValueError, match="needs 'running' calibration"):
+        check_feature_input(meta, CHANNELS)
+
+
+def test_features_computed_another_way_under_the_same_names_are_refused():
+    check_feature_input(_meta(), CHANNELS)
+    meta = _meta()
+    del meta["input"]["features_version"]  # bundles from before versions: version 1
+    with pytest.raises(ValueError, match="features of version 1; .* computes version 2"):
         check_feature_input(meta, CHANNELS)
 
 
