@@ -13,7 +13,12 @@ Configuration is a plain dict, storable in a model bundle::
         {"name": "bvp", "fs": 64.0, "channels": ["bvp"]},        # filters from the preset
         {"name": "eda", "fs": 4.0},
         {"name": "temp", "fs": 4.0, "filters": [{"kind": "lowpass", "cutoff": 0.2, "order": 2}]},
-     ]}
+     ],
+     "derived": [{"name": "heart_rate", "source": "bvp"}]}   # optional: channels computed
+                                                               # from the frames, appended last
+
+``derived`` channels are computed causally from the filtered frames of their source
+(:class:`affectstream.dsp.heart_rate.StreamingHeartRate`: beats/min).
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ from typing import Any
 import numpy as np
 
 from affectstream.dsp.filters import StreamingFilter, design_sos, highest_passband_edge
+from affectstream.dsp.heart_rate import HEART_RATE_SOURCES, StreamingHeartRate
 from affectstream.dsp.presets import preset
 from affectstream.dsp.resample import GridResampler
 
 CONFIG_VERSION = 1
+
+#: Channels the Preprocessor can derive from a modality's frames: name -> allowed sources.
+DERIVED_CHANNELS = {"heart_rate": HEART_RATE_SOURCES}
 
 #: Largest spacing of two input samples that is interpolated across (seconds); frames inside
 #: a longer gap are NaN.
@@ -195,6 +204,11 @@ class Preprocessor:
             m["name"]: _Modality(m, self.rate, max_gap) for m in self.config["modalities"]
         }
         self._k_emitted: int | None = None
+        names = self._modality_channel_names()
+        self._derived = [
+            (d["name"], names.index(d["source"]), StreamingHeartRate(self.rate))
+            for d in self.config["derived"]
+        ]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Preprocessor:
@@ -251,6 +265,27 @@ class Preprocessor:
                 )
             out.append(m)
         cfg["modalities"] = out
+        derived = []
+        for d in cfg.get("derived") or []:
+            d = dict(d)
+            name, source = d.get("name"), d.get("source")
+            if name not in DERIVED_CHANNELS:
+                raise ValueError(
+                    f"derived channel {name!r} is unknown; derived channels are "
+                    f"{', '.join(DERIVED_CHANNELS)}"
+                )
+            if name in seen:
+                raise ValueError(f"derived channel {name!r} is listed twice or names a modality")
+            seen.add(name)
+            src = next((m for m in out if m["name"] == source), None)
+            if source not in DERIVED_CHANNELS[name] or src is None or len(src["channels"]) != 1:
+                raise ValueError(
+                    f"derived channel {name!r} comes from one of the modalities "
+                    f"{', '.join(DERIVED_CHANNELS[name])} (one channel, listed in 'modalities'); "
+                    f"got source {source!r}"
+                )
+            derived.append({"name": name, "source": source})
+        cfg["derived"] = derived
         return cfg
 
     @property
@@ -258,9 +293,7 @@ class Preprocessor:
         """Modality names in frame order."""
         return list(self._mods)
 
-    @property
-    def channel_names(self) -> list[str]:
-        """One name per frame column: ``bvp`` or ``ecg:MLII`` for multi-channel modalities."""
+    def _modality_channel_names(self) -> list[str]:
         names = []
         for m in self._mods.values():
             if len(m.channels) == 1:
@@ -270,9 +303,15 @@ class Preprocessor:
         return names
 
     @property
+    def channel_names(self) -> list[str]:
+        """One name per frame column: ``bvp`` or ``ecg:MLII`` for multi-channel modalities,
+        then the derived channels (``heart_rate``)."""
+        return self._modality_channel_names() + [d["name"] for d in self.config["derived"]]
+
+    @property
     def n_channels(self) -> int:
         """Columns of a frame."""
-        return sum(len(m.channels) for m in self._mods.values())
+        return sum(len(m.channels) for m in self._mods.values()) + len(self.config["derived"])
 
     def push(
         self,
@@ -360,6 +399,9 @@ class Preprocessor:
         cols = [m.take(k_from, k_to) for m in mods]
         self._k_emitted = k_to
         x = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=1)
+        if self._derived:
+            extra = [d.process(k_from, x[:, src]) for _, src, d in self._derived]
+            x = np.concatenate([x, np.stack(extra, axis=1)], axis=1)
         return Frames(np.arange(k_from, k_to, dtype=np.int64), x, self.rate)
 
     def process_recording(self, recording: Any, chunk_s: float = 10.0) -> Frames:

@@ -26,6 +26,38 @@ def load_keras():
 #: Conv blocks of the compact CNN: (filters, kernel, stride).
 COMPACT_BLOCKS = ((16, 9, 2), (24, 7, 2), (32, 7, 2), (48, 5, 2), (64, 5, 2))
 
+#: Conv blocks of the slow branch (EDA, TEMP, heart rate, read at about 4 Hz).
+SLOW_BLOCKS = ((16, 5, 2), (24, 5, 2), (32, 5, 2))
+
+#: Modalities the fast branch reads at the model rate; every other channel is slow.
+FAST_MODALITIES = ("ecg", "bvp")
+
+#: Rate (Hz) the slow branch reads its channels at.
+SLOW_RATE_HZ = 4.0
+
+
+def fast_prefix(channel_names: list[str]) -> int:
+    """How many leading channels are fast (:data:`FAST_MODALITIES`); 0 when the fast channels
+    are not the leading ones (then the CNN reads every channel in one branch)."""
+    fast = [c.split(":")[0] in FAST_MODALITIES for c in channel_names]
+    n = fast.index(False) if False in fast else len(fast)
+    return n if not any(fast[n:]) else 0
+
+
+def _conv_block(x: Any, filters: int, kernel: int, stride: int, l2: float) -> Any:
+    from keras import layers, regularizers
+
+    x = layers.Conv1D(
+        filters,
+        kernel,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        kernel_regularizer=regularizers.l2(l2),
+    )(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
 
 def compact_cnn(
     n_frames: int,
@@ -36,27 +68,40 @@ def compact_cnn(
     blocks: tuple[tuple[int, int, int], ...] = COMPACT_BLOCKS,
     l2: float = 1e-4,
     input_noise: float = 0.0,
+    n_fast: int = 0,
+    slow_pool: int = 1,
 ) -> Any:
     """A small 1D CNN for small data: strided convolutions, batch norm, global average pooling.
 
-    Input ``(n_frames, n_channels)`` normalised frames; output class probabilities. About 35k
-    parameters with the default blocks, whatever the window length. ``input_noise`` (standard
+    Input ``(n_frames, n_channels)`` normalised frames; output class probabilities. With
+    ``0 < n_fast < n_channels`` it has two branches: the first ``n_fast`` channels (the pulse
+    wave or ECG) through ``blocks`` at the model rate, global average pooling; the others (EDA,
+    TEMP, heart rate: levels that change over seconds) averaged over ``slow_pool`` frames, then
+    :data:`SLOW_BLOCKS`, global average and max pooling. About 38k parameters for the E4's
+    channels, 35k in one branch, whatever the window length. ``input_noise`` (standard
     deviation, in normalised units) adds Gaussian noise to the input while training only: it
     stands in for the int8 input step (8 / 255 of a unit), so the exported model's decisions do
     not hinge on differences smaller than what int8 can represent.
     """
     keras = load_keras()
-    from keras import layers, regularizers
+    from keras import layers
 
     inp = keras.Input((n_frames, n_channels), name="frames")
-    x = layers.GaussianNoise(input_noise)(inp) if input_noise > 0 else inp
+    noisy = layers.GaussianNoise(input_noise)(inp) if input_noise > 0 else inp
+    two = 0 < n_fast < n_channels
+    fast = noisy[:, :, :n_fast] if two else noisy
     for f, k, s in blocks:
-        x = layers.Conv1D(
-            f, k, strides=s, padding="same", use_bias=False, kernel_regularizer=regularizers.l2(l2)
-        )(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling1D()(x)
+        fast = _conv_block(fast, f, k, s, l2)
+    x = layers.GlobalAveragePooling1D()(fast)
+    if two:
+        x = layers.Dropout(dropout)(x)
+        slow = noisy[:, :, n_fast:]
+        if slow_pool > 1:
+            slow = layers.AveragePooling1D(slow_pool)(slow)
+        for f, k, s in SLOW_BLOCKS:
+            slow = _conv_block(slow, f, k, s, l2)
+        pooled = [layers.GlobalAveragePooling1D()(slow), layers.GlobalMaxPooling1D()(slow)]
+        x = layers.Concatenate()([x, *pooled])
     x = layers.Dropout(dropout)(x)
     out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name="compact_cnn")

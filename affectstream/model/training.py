@@ -13,6 +13,7 @@ import numpy as np
 
 from affectstream.data import Recording, load_recordings
 from affectstream.dsp.calibration import DEFAULT_BASELINE_S, check_rule, warmup_s
+from affectstream.dsp.heart_rate import HEART_RATE_SOURCES
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.model import baselines
 from affectstream.model.calibrated import (
@@ -101,7 +102,8 @@ def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
 
 
 def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
-    """A Preprocessor config for the modalities every recording has, with preset filters."""
+    """A Preprocessor config for the modalities every recording has, with preset filters and a
+    heart-rate channel derived from the pulse wave (BVP)."""
     common = set.intersection(*(set(r.signals) for r in recordings))
     mods = [m for m, _ in DEFAULT_RATES if m in common]
     if not mods:
@@ -116,6 +118,12 @@ def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
         "modalities": [
             {"name": m, "fs": first.signals[m].fs, "channels": list(first.signals[m].channels)}
             for m in mods
+        ],
+        # the heart rate as a slow channel for the CNN (window features find beats themselves)
+        "derived": [
+            {"name": "heart_rate", "source": m}
+            for m in mods
+            if m in HEART_RATE_SOURCES and len(first.signals[m].channels) == 1
         ],
     }
 
@@ -164,10 +172,16 @@ def train_compact_cnn(
     cfg: CnnConfig,
     seed: int,
     fixed_epochs: int | None = None,
+    channel_names: Sequence[str] | None = None,
+    rate: float | None = None,
 ) -> tuple[Any, dict[str, list[float]]]:
     """Train the compact CNN with early stopping on an inner subject-wise validation split, or,
-    with ``fixed_epochs``, on all of ``x`` for that many epochs (the final refit)."""
-    from affectstream.model.cnn import compact_cnn, load_keras
+    with ``fixed_epochs``, on all of ``x`` for that many epochs (the final refit).
+
+    ``channel_names`` and ``rate`` (Hz) choose the two-branch network (pulse wave or ECG fast,
+    the other channels slow, see :func:`affectstream.model.cnn.compact_cnn`); without them one
+    branch reads every channel."""
+    from affectstream.model.cnn import SLOW_RATE_HZ, compact_cnn, fast_prefix, load_keras
 
     keras = load_keras()
     keras.utils.set_random_seed(seed)
@@ -178,7 +192,13 @@ def train_compact_cnn(
     counts = np.bincount(y[tr], minlength=n_classes)
     weights = {c: float(len(tr) / (n_classes * counts[c])) for c in range(n_classes) if counts[c]}
     model = compact_cnn(
-        x.shape[1], x.shape[2], n_classes, dropout=cfg.dropout, input_noise=cfg.input_noise
+        x.shape[1],
+        x.shape[2],
+        n_classes,
+        dropout=cfg.dropout,
+        input_noise=cfg.input_noise,
+        n_fast=fast_prefix(list(channel_names)) if channel_names else 0,
+        slow_pool=max(1, int(rate // SLOW_RATE_HZ)) if rate else 1,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
@@ -422,7 +442,14 @@ def run_training(
                 x_tr = calibrated_inputs(ws, tr, rule, gc, gs)
                 x_te = calibrated_inputs(ws, te, rule, gc, gs)
                 net, hist = train_compact_cnn(
-                    x_tr, ws.y[tr], ws.subject[tr], k, cfg.cnn, cfg.seed + fi
+                    x_tr,
+                    ws.y[tr],
+                    ws.subject[tr],
+                    k,
+                    cfg.cnn,
+                    cfg.seed + fi,
+                    channel_names=ws.channel_names,
+                    rate=ws.rate,
                 )
                 curves["cnn"].append(hist)
                 p = net.predict(x_te, verbose=0, batch_size=256)
@@ -625,7 +652,15 @@ def _save_final_cnn(
     best = [int(np.argmin(h["val_loss"])) + 1 for h in curves if h.get("val_loss")]
     epochs = int(np.median(best)) if best else cfg.cnn.epochs
     net, hist = train_compact_cnn(
-        x, ws.y, ws.subject, len(ws.classes), cfg.cnn, cfg.seed, fixed_epochs=epochs
+        x,
+        ws.y,
+        ws.subject,
+        len(ws.classes),
+        cfg.cnn,
+        cfg.seed,
+        fixed_epochs=epochs,
+        channel_names=ws.channel_names,
+        rate=ws.rate,
     )
     net.save(out / "cnn.keras")
     _save_representative(x, cfg.seed, out / "representative.npy")

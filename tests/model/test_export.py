@@ -48,7 +48,8 @@ def test_best_export_takes_the_better_cross_validated_model(reduced_run, tmp_pat
     assert s["model"] == max(cv, key=cv.get)
     cnn = export_bundle(out, tmp_path / "cnn.afb", model="cnn", check=False, progress=None)
     pred = Predictor(cnn["bundle"])
-    assert pred.input_kind == "frames" and pred.input_shape == (1920, 3)
+    assert pred.input_kind == "frames" and pred.input_shape == (1920, 4)  # + heart rate
+    assert pred.channels == ["bvp", "eda", "temp", "heart_rate"]
 
 
 @pytest.mark.slow

@@ -1,0 +1,121 @@
+"""A heart-rate channel derived, causally and chunk by chunk, from the filtered pulse wave.
+
+The Preprocessor adds it to the frames (config ``"derived": [{"name": "heart_rate", "source":
+"bvp"}]``) so that a model on frames sees the heart rate as a slow channel beside EDA and TEMP,
+instead of having to find beats in the raw pulse wave itself (which a small CNN trained on a
+few thousand windows does poorly).
+
+Beats are found by :func:`affectstream.dsp.beats.systolic_peaks` in blocks of
+:data:`BLOCK_S` seconds on the absolute model grid, each read with :data:`CONTEXT_S` seconds of
+frames before it and :data:`MARGIN_S` after it; a block's beats are known once the frame
+``MARGIN_S`` after its end has arrived. The channel at frame ``k`` is 60 / the median of the
+last :data:`N_INTERVALS` plausible beat intervals known at ``k`` (beats per minute), held until
+the next block is read; NaN until the first beats. Because blocks sit on the absolute grid, the
+channel does not depend on how the stream was chunked, and it lags the pulse by at most
+``BLOCK_S + MARGIN_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, systolic_peaks
+from affectstream.dsp.features import refine_peaks
+
+#: Modalities a heart-rate channel can be derived from.
+HEART_RATE_SOURCES = ("bvp",)
+
+#: Seconds of frames whose beats are read at once.
+BLOCK_S = 2.0
+#: Seconds of frames before a block read with it (the detector's moving averages settle).
+CONTEXT_S = 4.0
+#: Seconds of frames after a block read with it (a beat at the block's end is complete).
+MARGIN_S = 1.0
+#: Beat intervals whose median gives the rate.
+N_INTERVALS = 5
+
+
+class StreamingHeartRate:
+    """Heart rate (beats/min) per frame from consecutive frames of a band-passed pulse wave.
+
+    Parameters
+    ----------
+    rate
+        Frame rate in Hz (the model grid).
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = float(rate)
+        self.block = max(1, int(round(BLOCK_S * rate)))
+        self.context = int(round(CONTEXT_S * rate))
+        self.margin = int(round(MARGIN_S * rate))
+        self._buf = np.empty(0)
+        self._buf_k = 0  # grid index of _buf[0]
+        self._next_block: int | None = None  # grid index where the next unread block starts
+        self._beats: list[float] = []  # recent beat positions, grid index (fractional)
+        self._value = float("nan")
+
+    def process(self, k0: int, values: np.ndarray) -> np.ndarray:
+        """Take the frames ``k0, k0 + 1, ...`` of the pulse wave, shape ``(m,)`` (NaN allowed),
+        and return the heart rate at each, shape ``(m,)``, beats/min, NaN before the first beats.
+        Frames must follow on from the previous call's."""
+        v = np.asarray(values, dtype=np.float64)
+        m = v.size
+        out = np.empty(m)
+        if m == 0:
+            return out
+        if self._next_block is None:
+            self._next_block = -(-k0 // self.block) * self.block  # first block boundary >= k0
+            self._buf_k = k0
+        elif k0 != self._buf_k + self._buf.size:
+            raise ValueError(
+                f"heart-rate frames must be consecutive: got frame {k0} after "
+                f"{self._buf_k + self._buf.size - 1}"
+            )
+        self._buf = np.concatenate([self._buf, v])
+        written = 0  # frames of this call whose value is set
+        while True:
+            b = self._next_block
+            known_at = b + self.block + self.margin - 1  # last frame this block's reading needs
+            if known_at >= k0 + m:
+                break
+            self._read_block(b)
+            upto = known_at - k0  # frames before this one keep the previous value
+            if upto > written:
+                out[written:upto] = self._value
+                written = upto
+            self._value = self._rate_now()
+            self._next_block = b + self.block
+        out[written:] = self._value
+        keep_from = self._next_block - self.context  # what the next block needs
+        cut = max(0, min(keep_from - self._buf_k, self._buf.size))
+        if cut:
+            self._buf = self._buf[cut:]
+            self._buf_k += cut
+        return out
+
+    def _read_block(self, b: int) -> None:
+        lo = max(b - self.context, self._buf_k)
+        hi = b + self.block + self.margin
+        seg = self._buf[lo - self._buf_k : hi - self._buf_k]
+        finite = np.isfinite(seg)
+        if finite.mean() < 0.5:
+            return
+        seg = np.where(finite, seg, 0.0)
+        peaks = systolic_peaks(seg, self.rate)
+        inside = (peaks + lo >= b) & (peaks + lo < b + self.block)
+        pos = refine_peaks(seg, peaks[inside]) + lo
+        min_gap = MIN_IBI_S * self.rate
+        for p in pos:
+            if not self._beats or p - self._beats[-1] >= min_gap:
+                self._beats.append(float(p))
+        del self._beats[: -(N_INTERVALS + 1)]
+
+    def _rate_now(self) -> float:
+        if len(self._beats) < 2:
+            return self._value
+        ibi = np.diff(self._beats) / self.rate
+        ibi = ibi[(ibi >= MIN_IBI_S) & (ibi <= MAX_IBI_S)]
+        if ibi.size == 0:
+            return self._value
+        return 60.0 / float(np.median(ibi))
