@@ -145,7 +145,9 @@ def systolic_peaks(bvp_filtered: np.ndarray, fs: float) -> np.ndarray:
     short = max(1, int(np.rint(PULSE_PEAK_WINDOW_S * fs)))
     ma_peak = uniform_filter1d(sq, short, mode="nearest")
     ma_beat = uniform_filter1d(sq, max(1, int(np.rint(PULSE_BEAT_WINDOW_S * fs))), mode="nearest")
-    waves = np.diff((ma_peak > ma_beat + PULSE_BEAT_OFFSET * sq.mean()).astype(np.int8))
+    if PULSE_BEAT_OFFSET:
+        ma_beat += PULSE_BEAT_OFFSET * sq.mean()
+    waves = np.diff((ma_peak > ma_beat).view(np.int8))
     begin = np.flatnonzero(waves == 1) + 1
     end = np.flatnonzero(waves == -1) + 1
     if begin.size == 0:
@@ -162,7 +164,8 @@ def systolic_peaks(bvp_filtered: np.ndarray, fs: float) -> np.ndarray:
     inside = idx < end[:, None]
     vals = np.where(inside, y[np.minimum(idx, y.size - 1)], -np.inf)
     peaks = begin + np.argmax(vals, axis=1)
-    apart = np.r_[True, np.diff(peaks) > int(np.rint(PULSE_MIN_DELAY_S * fs))]
+    apart = np.ones(peaks.size, dtype=bool)
+    apart[1:] = np.diff(peaks) > int(np.rint(PULSE_MIN_DELAY_S * fs))
     return peaks[apart].astype(np.int64)
 
 

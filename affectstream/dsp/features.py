@@ -89,9 +89,10 @@ def refine_peaks(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     i = p[inner]
     a, b, c = x[i - 1], x[i], x[i + 1]
     den = a - 2 * b + c
-    with np.errstate(divide="ignore", invalid="ignore"):
-        off = np.where(den < 0, 0.5 * (a - c) / den, 0.0)
-    pos[inner] += np.clip(np.nan_to_num(off), -0.5, 0.5)
+    curved = den < 0  # a true maximum; elsewhere (flat, NaN) the sample position stays
+    off = np.zeros(den.shape)
+    off[curved] = 0.5 * (a[curved] - c[curved]) / den[curved]
+    pos[inner] += np.clip(off, -0.5, 0.5)
     return pos
 
 

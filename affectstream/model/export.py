@@ -89,6 +89,22 @@ def _exportable(src: Path, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found or {}
 
 
+def _without_derived_channels(meta: dict[str, Any]) -> dict[str, Any]:
+    """The training metadata without the Preprocessor's derived channels (the last columns of
+    the frames), which a feature model does not read: the monitor then does not compute them."""
+    n = len(meta["preprocess"].get("derived") or [])
+    if n == 0:
+        return meta
+    out = {**meta, "preprocess": {**meta["preprocess"], "derived": []}}
+    out["channels"] = meta["channels"][:-n]
+    cal = dict(meta["calibration"])
+    for key in ("global_center", "global_scale"):
+        if key in cal:
+            cal[key] = cal[key][:-n]
+    out["calibration"] = cal
+    return out
+
+
 def choose_model(src: Path, meta: dict[str, Any], model: str) -> str:
     """The saved model to export: ``model``, or for ``best`` the one with the better
     cross-validated balanced accuracy."""
@@ -202,6 +218,8 @@ def export_bundle(
             "chance_level": r["chance_level"],
             "best_model": r["best_model"],
         }
+    if input_meta["kind"] == "features":
+        meta = _without_derived_channels(meta)
     n_frames = int(round(meta["window_s"] * meta["preprocess"]["model_rate"]))
     metadata = {
         "model_id": f"affectstream-{name}-{sha256(int8)[:10]}",

@@ -76,6 +76,8 @@ def test_feature_bundle_serves_what_training_computed(reduced_run, tmp_path, exc
     pred = Predictor(s["bundle"])
     meta = pred.metadata
     assert pred.input_kind == "features" and pred.input_shape == (len(pred.feature_names),)
+    # training derived a heart-rate channel for the CNN; the feature model does not read it
+    assert meta["preprocess"]["derived"] == [] and pred.channels == ["bvp", "eda", "temp"]
     assert s["bundle_bytes"] < 8 * 1024
     # the same windows of a recording, as training cuts them and as the monitor's path does
     hop_s = meta["default_hop_s"]  # the training hop: the feature statistics' schedule
