@@ -18,7 +18,7 @@ from affectstream.model.baselines import fit_predict_features
 from affectstream.model.metrics import balanced_accuracy
 
 #: Subsets drawn per size below the full training set (the full set is fitted once).
-REPEATS = 5
+REPEATS = 3
 
 #: Most points on the curve (sizes evenly spaced from 2 subjects to the full training set).
 POINTS = 5

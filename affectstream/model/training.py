@@ -237,11 +237,11 @@ def train_researcher_cnn(
     x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig, seed: int
 ) -> tuple[Any, dict[str, list[float]]]:
     """The original recipe: raw frames, random 20 % validation, fixed epochs, no class weights."""
-    from affectstream.model.cnn import load_keras, researcher_cnn
+    from affectstream.model.cnn import cpu_has_bf16, load_keras, researcher_cnn
 
     keras = load_keras()
     keras.utils.set_random_seed(seed)
-    model = researcher_cnn(x.shape[1], x.shape[2], n_classes)
+    model = researcher_cnn(x.shape[1], x.shape[2], n_classes, mixed_bf16=cpu_has_bf16())
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(
         x, y, validation_split=0.2, epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0
@@ -249,8 +249,10 @@ def train_researcher_cnn(
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
-def _raw(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
-    return np.nan_to_num(ws.x[idx], nan=0.0)
+def _raw(ws: WindowSet, idx: np.ndarray, n_channels: int) -> np.ndarray:
+    """The windows' first ``n_channels`` frame columns (the recorded signals, not the derived
+    channels after them) in physical units, missing values as 0: the researcher's input."""
+    return np.nan_to_num(ws.x[idx, :, :n_channels], nan=0.0)
 
 
 def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
@@ -419,6 +421,7 @@ def run_training(
         say(f"WARNING: {w}")
     folds = make_folds(ws, cfg.split, cfg.n_splits)
     k = len(ws.classes)
+    n_recorded = len(ws.channel_names) - len(preprocess.get("derived") or [])
     models = [m for m in cfg.models]
     preds = {m: np.full(len(ws), -1) for m in models}
     probs = {m: np.zeros((len(ws), k)) for m in models}
@@ -456,10 +459,10 @@ def run_training(
             else:  # researcher_cnn
                 tr1 = _one_minute_records(ws, tr)
                 net, hist = train_researcher_cnn(
-                    _raw(ws, tr1), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
+                    _raw(ws, tr1, n_recorded), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
                 )
                 curves["researcher_cnn"].append(hist)
-                p = net.predict(_raw(ws, te), verbose=0, batch_size=256)
+                p = net.predict(_raw(ws, te, n_recorded), verbose=0, batch_size=256)
             times[m] += time.perf_counter() - t0
             probs[m][te] = p
             preds[m][te] = p.argmax(1)

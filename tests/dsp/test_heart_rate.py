@@ -79,7 +79,7 @@ def test_it_agrees_with_the_e4s_own_heart_rate(stress_predict):
     ours = np.interp(device.times(), frames.t, frames.x[:, 3])
     ok = np.isfinite(ours) & np.isfinite(device.data[:, 0])
     assert ok.sum() > 3000
-    assert np.median(np.abs(ours[ok] - device.data[ok, 0])) < 5.0  # 3.0 bpm when written
+    assert np.median(np.abs(ours[ok] - device.data[ok, 0])) < 5.0  # 3.2 bpm when written
 
 
 @pytest.mark.parametrize(

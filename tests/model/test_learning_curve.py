@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from affectstream.model.baselines import fit_predict_features, logistic_regression  # noqa: E402
-from affectstream.model.learning_curve import learning_curve, subject_counts  # noqa: E402
+from affectstream.model.learning_curve import REPEATS, learning_curve, subject_counts  # noqa: E402
 from affectstream.model.metrics import balanced_accuracy  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def test_curve_ends_with_the_fit_on_every_training_subject():
     folds = folds_of(g, 3)  # 6 training subjects in every fold
     rows = learning_curve(x, y, g, 2, folds, {"logreg": logistic_regression}, seed=0)
     assert [r["n_subjects"] for r in rows] == subject_counts(6)
-    assert [r["repeats"] for r in rows] == [5] * (len(rows) - 1) + [1]
+    assert [r["repeats"] for r in rows] == [REPEATS] * (len(rows) - 1) + [1]
     pred = np.empty_like(y)
     for tr, te in folds:
         pred[te] = fit_predict_features(logistic_regression(0), x[tr], y[tr], x[te], 2).argmax(1)
