@@ -79,8 +79,14 @@ class Predictor:
         self._batch = 1
 
     def check_channels(self, available: Sequence[str]) -> None:
-        """Raise when the stream lacks a channel the model needs."""
-        missing = [c for c in self.channels if c not in available]
+        """Raise when the stream lacks a channel the model needs (a derived channel, such as
+        ``heart_rate``, is named with the modality it is computed from)."""
+        derived = {d["name"]: d["source"] for d in self.metadata["preprocess"].get("derived") or []}
+        missing = [
+            f"{c} (derived from {derived[c]})" if c in derived else c
+            for c in self.channels
+            if c not in available
+        ]
         if missing:
             raise BundleError(
                 f"model {self.model_id} needs channel(s) {missing} which the stream does not "

@@ -28,7 +28,9 @@ def test_default_bundle_is_small_and_valid(default_predictor):
     assert default_bundle_path().stat().st_size <= 64 * 1024
     meta = default_predictor.metadata
     assert meta["classes"] == ["non-stress", "stress"]
-    assert meta["channels"] == ["bvp", "eda", "temp"]
+    derived = [d["name"] for d in meta["preprocess"]["derived"]]
+    assert meta["channels"] == ["bvp", "eda", "temp", *derived]
+    assert derived == ([] if default_predictor.input_kind == "features" else ["heart_rate"])
     assert "S13" not in meta["training"]["subjects"]  # the demo's subject is held out
     d = default_predictor.describe()
     assert d["input"]["dtype"] == "int8" and d["output"]["dtype"] == "int8"
@@ -51,8 +53,14 @@ def test_wrong_window_shape_is_refused(default_predictor):
 
 
 def test_missing_channel_is_named(default_predictor):
-    with pytest.raises(BundleError, match=r"needs channel\(s\) \['temp'\]"):
+    needs = (
+        "['temp']"
+        if default_predictor.input_kind == "features"
+        else ("['temp', 'heart_rate (derived from bvp)']")
+    )
+    with pytest.raises(BundleError) as err:
         default_predictor.check_channels(["bvp", "eda"])
+    assert f"needs channel(s) {needs}" in str(err.value)
 
 
 def _copy_bundle(tmp_path, edit=None, model_edit=None):
