@@ -11,7 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import signal
 
-from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, detect_r_peaks, systolic_peaks
+from affectstream.dsp.beats import (
+    MAX_IBI_S,
+    MIN_IBI_S,
+    detect_r_peaks,
+    refine_peaks,
+    systolic_peaks,
+)
 
 #: Feature names per modality, in output order.
 MODALITY_FEATURES: dict[str, tuple[str, ...]] = {
@@ -75,25 +81,6 @@ def _slope(y: np.ndarray, rate: float) -> float:
     t, y = t[ok], y[ok]
     dt = t - t.mean()  # least-squares line, closed form (np.polyfit is 10x slower here)
     return float(np.dot(dt, y - y.mean()) / np.dot(dt, dt))
-
-
-def refine_peaks(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
-    """Peak positions refined to a fraction of a sample by a parabola through each peak and its
-    neighbours (at a 32 Hz model rate a whole sample is 31 ms, more than a calm RMSSD).
-
-    Returns float sample positions, shape ``(n_peaks,)``.
-    """
-    p = np.asarray(peaks, dtype=np.int64)
-    pos = p.astype(np.float64)
-    inner = (p > 0) & (p < x.size - 1)
-    i = p[inner]
-    a, b, c = x[i - 1], x[i], x[i + 1]
-    den = a - 2 * b + c
-    curved = den < 0  # a true maximum; elsewhere (flat, NaN) the sample position stays
-    off = np.zeros(den.shape)
-    off[curved] = 0.5 * (a[curved] - c[curved]) / den[curved]
-    pos[inner] += np.clip(off, -0.5, 0.5)
-    return pos
 
 
 def pulse_amplitudes(bvp: np.ndarray, peaks: np.ndarray) -> np.ndarray:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, systolic_peaks
-from affectstream.dsp.features import refine_peaks
+from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, refine_peaks, systolic_peaks
 
 #: Modalities a heart-rate channel can be derived from.
 HEART_RATE_SOURCES = ("bvp",)

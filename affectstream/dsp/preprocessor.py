@@ -206,7 +206,7 @@ class Preprocessor:
         self._k_emitted: int | None = None
         names = self._modality_channel_names()
         self._derived = [
-            (d["name"], names.index(d["source"]), StreamingHeartRate(self.rate))
+            (names.index(d["source"]), StreamingHeartRate(self.rate))
             for d in self.config["derived"]
         ]
 
@@ -400,7 +400,7 @@ class Preprocessor:
         self._k_emitted = k_to
         x = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=1)
         if self._derived:
-            extra = [d.process(k_from, x[:, src]) for _, src, d in self._derived]
+            extra = [d.process(k_from, x[:, src]) for src, d in self._derived]
             x = np.concatenate([x, np.stack(extra, axis=1)], axis=1)
         return Frames(np.arange(k_from, k_to, dtype=np.int64), x, self.rate)
 
