@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from affectstream.dsp.features import FEATURES_VERSION
+
 
 def majority_predict(y_train: np.ndarray, n_test: int, n_classes: int) -> np.ndarray:
     """Class probabilities of always answering the most frequent training class."""
@@ -53,8 +55,6 @@ def logreg_params(model: Any, feature_names: list[str], classes: list[str]) -> d
     fill values, the scaler's mean and scale, coefficients ``(1 or n_classes, n_features)``
     and intercepts, with the class indices the model saw and the
     :data:`~affectstream.dsp.features.FEATURES_VERSION` of its inputs."""
-    from affectstream.dsp.features import FEATURES_VERSION
-
     imputer = model.named_steps["simpleimputer"]
     scaler = model.named_steps["standardscaler"]
     lr = model.named_steps["logisticregression"]
