@@ -19,6 +19,12 @@ One rule, used by training and by the live monitor alike:
 - ``{"kind": "subject"}``: as ``baseline``, with statistics over all of the person's data (an
   enrolment recording, or the whole session): offline only.
 
+With ``"centre_output": true`` (any kind; the training default with ``running``) the model's
+output is calibrated to the person too (:class:`OutputCentring`): each class's log-probability is
+centred on its mean over the person's predicted windows so far, this one included, so a person
+whose every window the model scores high is judged against their own level. Causal, so the live
+monitor applies it per device exactly as training evaluates it.
+
 Features follow the same rule (``model.calibrated.calibrated_features``): the baseline mean of each
 feature is subtracted (``baseline``), or each feature is z-scored with the person's statistics of
 that feature over the session so far (``running``: every window's features from the session's
@@ -44,6 +50,12 @@ DEFAULT_BASELINE_S = 300.0
 #: window, and the int8 input keeps a fine step (8 / 255 of a unit).
 CLIP = 4.0
 
+#: Probabilities are floored here before :class:`OutputCentring` takes their logarithm: an int8
+#: softmax output is often exactly 0 (a step is 1/256), and one such window must not pull the
+#: person's mean to -inf, nor one int8 step near 0 move it far (at most log(1 + 0.2) here). On
+#: the Stress-Predict folds any floor from 1e-6 to 0.1 scores the same to 0.002.
+PROB_FLOOR = 0.02
+
 #: Modalities whose amplitude carries no meaning across people and is scaled per person.
 AMPLITUDE_MODALITIES = ("ecg", "bvp", "resp")
 
@@ -65,6 +77,9 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         b = float(r.setdefault("min_s", DEFAULT_BASELINE_S))
         if not b >= 0:
             raise ValueError(f"calibration min_s must be a duration >= 0 seconds; got {b}")
+    centre = r.setdefault("centre_output", False)
+    if not isinstance(centre, bool):
+        raise ValueError(f"calibration centre_output must be true or false; got {centre!r}")
     if kind == "rest":
         labels = r.get("labels")
         if (
@@ -115,6 +130,51 @@ class RunningStats:
         """Mean and standard deviation per column, shape ``(n_columns,)`` each; a column with no
         data has mean 0, and a column without spread std 1 (it is then only centred)."""
         return _mean_std(self.count, self.total, self.total_sq)
+
+
+class OutputCentring:
+    """Per-person centring of a model's class probabilities, one instance per session/device.
+
+    Each window's log-probabilities (floored at :data:`PROB_FLOOR`) have their mean over the
+    person's predicted windows so far (this one included) subtracted, and are renormalised with a
+    softmax. For two classes this is the log-odds minus its running mean: a window is called
+    stress when it scores above the person's average so far. Windows must be given in time
+    order; abstentions (NaN rows) pass through and do not count.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.stats = RunningStats(n_classes)
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """Centre rows ``(n, n_classes)`` (or one row ``(n_classes,)``) in time order, updating
+        the person's mean; returns probabilities of the same shape."""
+        p = np.asarray(probs, dtype=np.float64)
+        rows = np.atleast_2d(p)
+        ok = np.isfinite(rows).all(axis=1)
+        logp = np.log(np.maximum(rows[ok], PROB_FLOOR))
+        count = self.stats.count[0] + np.arange(1, len(logp) + 1)[:, None]
+        mean = (self.stats.total + np.cumsum(logp, axis=0)) / count
+        self.stats.update(logp)
+        z = logp - mean
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        out = rows.copy()
+        out[ok] = z / z.sum(axis=1, keepdims=True)
+        return out.reshape(p.shape)
+
+
+def centre_outputs(probs: np.ndarray, sessions: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """:class:`OutputCentring` over many sessions at once (training's held-out predictions).
+
+    ``probs`` ``(n, n_classes)``, ``sessions`` ``(n,)`` (a key per person's session),
+    ``order`` ``(n,)`` (time within the session, e.g. the window end). Each session's rows are
+    centred in time order with a fresh :class:`OutputCentring`; returns ``(n, n_classes)``.
+    """
+    out = np.empty_like(np.asarray(probs, dtype=np.float64))
+    for s in np.unique(sessions):
+        idx = np.flatnonzero(sessions == s)
+        idx = idx[np.argsort(order[idx], kind="stable")]
+        out[idx] = OutputCentring(out.shape[1]).apply(probs[idx])
+    return out
 
 
 def _mean_std(

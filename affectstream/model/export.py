@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from affectstream import __version__
-from affectstream.dsp.calibration import DEFAULT_BASELINE_S
+from affectstream.dsp.calibration import DEFAULT_BASELINE_S, centre_outputs, check_rule
 from affectstream.dsp.features import FEATURES_VERSION
 from affectstream.model.bundle import read_bundle, sha256, write_bundle
 from affectstream.model.calibrated import calibrated_inputs, feature_inputs, warm_rows
@@ -280,6 +280,9 @@ def export_bundle(
             x = calibrated_inputs(ws, idx, cal, gc, gs)
         p_int8 = np.concatenate([pred.predict(x[i : i + 256]) for i in range(0, len(x), 256)])
         p_float = _float_predict(flt, x)
+        if check_rule(cal)["centre_output"]:  # compared as served (labelled windows only here)
+            p_int8 = centre_outputs(p_int8, ws.session, ws.t_end)
+            p_float = centre_outputs(p_float, ws.session, ws.t_end)
         k = len(ws.classes)
         check_res = {
             "n_windows": int(len(ws)),

@@ -175,7 +175,8 @@ def _finish(
     if batch:
         x = np.stack(batch).astype(np.float32)
         out = np.concatenate([predictor.predict(x[j : j + 64]) for j in range(0, len(x), 64)])
-        probs[rows] = out
+        centring = predictor.output_centring()
+        probs[rows] = centring.apply(out) if centring is not None else out
     t_end = np.array([(frames.k[e - 1] + 1) / frames.rate for e in ends])
     return RecordingPredictions(rec, t_end, probs, quality, reasons, true)
 

@@ -11,7 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, check_rule, make_calibration
+from affectstream.dsp.calibration import (
+    Calibration,
+    OutputCentring,
+    check_rule,
+    make_calibration,
+)
 from affectstream.model.bundle import Bundle, BundleError, read_bundle
 from affectstream.model.feature_input import check_feature_input, input_kind
 from affectstream.model.interpreter import make_interpreter
@@ -109,6 +114,14 @@ class Predictor:
             np.asarray(rule["global_scale"]),
             person,
         )
+
+    def output_centring(self) -> OutputCentring | None:
+        """A fresh per-person :class:`~affectstream.dsp.calibration.OutputCentring` when the
+        bundle's calibration centres the output (``centre_output``), else None. Apply it to one
+        person's :meth:`predict` results in time order."""
+        if not self.calibration_rule["centre_output"]:
+            return None
+        return OutputCentring(len(self.classes))
 
     def _resize(self, n: int) -> None:
         if n != self._batch:

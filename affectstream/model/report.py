@@ -200,12 +200,13 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     ]
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- **{w}**" for w in report["warnings"]] + [""]
+    centred = any("uncentred" in r for r in report["models"].values())
     lines += [
         "## Held-out results",
         "",
         "| model | balanced accuracy | macro-F1 | per-subject mean [95% CI] | p (permutation) "
-        "| time (s) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| time (s) |" + (" output not centred |" if centred else ""),
+        "| --- | --- | --- | --- | --- | --- |" + (" --- |" if centred else ""),
     ]
     for m, r in report["models"].items():
         ci = r["subject_balanced_accuracy"]
@@ -214,7 +215,21 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             f"| {MODEL_TITLES.get(m, m)}{mark} | {_fmt(r['balanced_accuracy'])} | "
             f"{_fmt(r['macro_f1'])} | {_fmt(ci['mean'])} [{_fmt(ci['ci95'][0])}, "
             f"{_fmt(ci['ci95'][1])}] | {r['p_value']:.3g} | {r['wall_time_s']:.0f} |"
+            + (
+                f" {_fmt(r['uncentred']['balanced_accuracy'])} |"
+                if "uncentred" in r
+                else " |"
+                if centred
+                else ""
+            )
         )
+    if centred:
+        lines += [
+            "",
+            "Each person's model output is centred on their own mean so far (calibration "
+            "`centre_output`, as the live monitor serves it); the last column is the balanced "
+            "accuracy of the same held-out predictions without that step.",
+        ]
     best = report["models"][report["best_model"]]
     verdict = (
         "The best model is above chance with p = "

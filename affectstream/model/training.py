@@ -3,6 +3,7 @@ the same folds, an honest report, and the best CNN saved for export."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +13,12 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording, load_recordings
-from affectstream.dsp.calibration import DEFAULT_BASELINE_S, check_rule, warmup_s
+from affectstream.dsp.calibration import (
+    DEFAULT_BASELINE_S,
+    centre_outputs,
+    check_rule,
+    warmup_s,
+)
 from affectstream.dsp.heart_rate import HEART_RATE_SOURCES
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.model import baselines
@@ -129,10 +135,11 @@ def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
 
 
 def default_calibration(ws_sessions_long_enough: bool) -> dict[str, Any]:
-    """Running calibration (the person's statistics so far, after a 5-minute warm-up) when
-    sessions are long enough for it, else the person's own data (offline only)."""
+    """Running calibration (the person's statistics so far, after a 5-minute warm-up) with the
+    model's output centred on the person's own mean so far, when sessions are long enough for
+    it, else the person's own data (offline only)."""
     if ws_sessions_long_enough:
-        return {"kind": "running", "min_s": DEFAULT_BASELINE_S}
+        return {"kind": "running", "min_s": DEFAULT_BASELINE_S, "centre_output": True}
     return {"kind": "subject"}
 
 
@@ -266,6 +273,29 @@ def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def context_rows(ws: WindowSet, test: np.ndarray) -> np.ndarray:
+    """Indices into ``ws.context`` of the unlabelled windows of the sessions in ``test``."""
+    if ws.context is None:
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.isin(ws.context.session, np.unique(ws.session[test])))
+
+
+def centre_held_out(ws: WindowSet, probs: np.ndarray, context_probs: np.ndarray) -> np.ndarray:
+    """Held-out class probabilities ``(len(ws), n_classes)`` after output centring
+    (:func:`~affectstream.dsp.calibration.centre_outputs`), each person's mean taken over their
+    labelled and context windows in time order, as the live monitor takes it over every window
+    it predicts. ``context_probs``: ``(len(ws.context), n_classes)``."""
+    ctx = ws.context
+    if ctx is None or not len(ctx):
+        return centre_outputs(probs, ws.session, ws.t_end)
+    both = centre_outputs(
+        np.concatenate([probs, context_probs]),
+        np.concatenate([ws.session, ctx.session]),
+        np.concatenate([ws.t_end, ctx.t_end]),
+    )
+    return both[: len(ws)]
+
+
 def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
     """The calibrations the ablation compares: none, each person rule that can calibrate every
     one of the windows (short records hold no baseline or warm-up; ``rest`` needs rest labels),
@@ -306,21 +336,30 @@ def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) 
             ws.y, ws.y
         )
     )
+    ctx = ws.context if ws.context is not None else ws.subset(np.empty(0, dtype=np.int64))
     for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
         for cal in ablation_rules(ws, rule):
             f_all = calibrated_features(ws, np.arange(len(ws)), cal)
+            f_ctx = calibrated_features(ctx, np.arange(len(ctx)), cal)
             for name, make in FEATURE_MODELS.items():
-                pred = np.empty_like(ws.y)
+                prob = np.zeros((len(ws), k))
+                prob_ctx = np.zeros((len(ctx), k))
                 for tr, te in folds:
+                    # a leaky fold's context rows are predicted by every fold holding part of
+                    # the session; the last one stands, which only matters for the leaky rows
+                    cte = context_rows(ws, te)
                     p = baselines.fit_predict_features(
-                        make(seed), f_all[tr], ws.y[tr], f_all[te], k
+                        make(seed), f_all[tr], ws.y[tr], np.concatenate([f_all[te], f_ctx[cte]]), k
                     )
-                    pred[te] = p.argmax(1)
-                s = summarize(ws.y, pred, ws.subject, ws.classes)
+                    prob[te], prob_ctx[cte] = p[: te.size], p[te.size :]
+                if cal["centre_output"]:
+                    prob = centre_held_out(ws, prob, prob_ctx)
+                s = summarize(ws.y, prob.argmax(1), ws.subject, ws.classes)
                 out.append(
                     {
                         "split": split_name,
-                        "calibration": cal["kind"],
+                        "calibration": cal["kind"]
+                        + (", output centred" if cal["centre_output"] else ""),
                         "model": name,
                         "balanced_accuracy": s["balanced_accuracy"],
                         "macro_f1": s["macro_f1"],
@@ -412,6 +451,9 @@ def run_training(
                 "calibration; they are left out"
             )
         ws = ws.subset(warm)
+        if ws.context is not None:  # the monitor predicts no window inside the warm-up
+            ws = dataclasses.replace(ws, context=ws.context.subset(warm_rows(ws.context, rule)))
+    ctx = ws.context if ws.context is not None else ws.subset(np.empty(0, dtype=np.int64))
     warnings = collect_warnings(ws) + warnings
     say(
         f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
@@ -423,29 +465,30 @@ def run_training(
     k = len(ws.classes)
     n_recorded = len(ws.channel_names) - len(preprocess.get("derived") or [])
     models = [m for m in cfg.models]
-    preds = {m: np.full(len(ws), -1) for m in models}
     probs = {m: np.zeros((len(ws), k)) for m in models}
+    ctx_probs = {m: np.zeros((len(ctx), k)) for m in models}
     times = dict.fromkeys(models, 0.0)
     curves: dict[str, list[dict[str, list[float]]]] = {"cnn": [], "researcher_cnn": []}
     all_idx = np.arange(len(ws))
+    if any(m in models for m in FEATURE_MODELS):
+        f_cal = calibrated_features(ws, all_idx, rule)
+        f_ctx = calibrated_features(ctx, np.arange(len(ctx)), rule)
     for fi, (tr, te) in enumerate(folds):
         msg = []
         train_sessions = np.unique(ws.session[tr])
-        if any(m in models for m in ("logreg", "forest")):
-            f_cal = calibrated_features(ws, all_idx, rule)
+        cte = context_rows(ws, te)  # predicted too, for output centring only
         for m in models:
             t0 = time.perf_counter()
             if m == "majority":
-                p = baselines.majority_predict(ws.y[tr], te.size, k)
-            elif m in ("logreg", "forest"):
+                p = baselines.majority_predict(ws.y[tr], te.size + cte.size, k)
+            elif m in FEATURE_MODELS:
                 est = FEATURE_MODELS[m](cfg.seed)
-                p = baselines.fit_predict_features(est, f_cal[tr], ws.y[tr], f_cal[te], k)
+                f_te = np.concatenate([f_cal[te], f_ctx[cte]])
+                p = baselines.fit_predict_features(est, f_cal[tr], ws.y[tr], f_te, k)
             elif m == "cnn":
                 gc, gs = fit_global(ws, train_sessions, rule)
-                x_tr = calibrated_inputs(ws, tr, rule, gc, gs)
-                x_te = calibrated_inputs(ws, te, rule, gc, gs)
                 net, hist = train_compact_cnn(
-                    x_tr,
+                    calibrated_inputs(ws, tr, rule, gc, gs),
                     ws.y[tr],
                     ws.subject[tr],
                     k,
@@ -455,6 +498,12 @@ def run_training(
                     rate=ws.rate,
                 )
                 curves["cnn"].append(hist)
+                x_te = np.concatenate(
+                    [
+                        calibrated_inputs(ws, te, rule, gc, gs),
+                        calibrated_inputs(ctx, cte, rule, gc, gs),
+                    ]
+                )
                 p = net.predict(x_te, verbose=0, batch_size=256)
             else:  # researcher_cnn
                 tr1 = _one_minute_records(ws, tr)
@@ -462,16 +511,26 @@ def run_training(
                     _raw(ws, tr1, n_recorded), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
                 )
                 curves["researcher_cnn"].append(hist)
-                p = net.predict(_raw(ws, te, n_recorded), verbose=0, batch_size=256)
+                x_te = np.concatenate([_raw(ws, te, n_recorded), _raw(ctx, cte, n_recorded)])
+                p = net.predict(x_te, verbose=0, batch_size=256)
             times[m] += time.perf_counter() - t0
-            probs[m][te] = p
-            preds[m][te] = p.argmax(1)
-            ba = summarize(ws.y[te], preds[m][te], ws.subject[te], ws.classes)["balanced_accuracy"]
+            probs[m][te], ctx_probs[m][cte] = p[: te.size], p[te.size :]
+            pred = probs[m][te].argmax(1)
+            ba = summarize(ws.y[te], pred, ws.subject[te], ws.classes)["balanced_accuracy"]
             msg.append(f"{m} {ba:.2f}")
         say(
             f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects): "
             + " | ".join(msg)
         )
+    uncentred: dict[str, dict[str, float]] = {}
+    if rule["centre_output"]:  # as the monitor serves them: each person's output centred
+        for m in models:
+            if m == "majority":  # a constant answer, the reference: nothing to centre
+                continue
+            s = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)
+            uncentred[m] = {key: s[key] for key in ("balanced_accuracy", "macro_f1")}
+            probs[m] = centre_held_out(ws, probs[m], ctx_probs[m])
+    preds = {m: probs[m].argmax(1) for m in models}
     results: dict[str, Any] = {}
     for m in models:
         s = summarize(ws.y, preds[m], ws.subject, ws.classes)
@@ -479,6 +538,8 @@ def run_training(
             ws.y, preds[m], ws.subject, k, cfg.permutations, cfg.seed
         )
         s["wall_time_s"] = times[m]
+        if m in uncentred:
+            s["uncentred"] = uncentred[m]
         results[m] = s
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
     if ws.label_age is not None:  # when in a labelled period the best model errs
@@ -488,7 +549,6 @@ def run_training(
     curve: list[dict[str, Any]] = []
     if cfg.learning_curve and feature_models:
         say("learning curve: feature models on fewer training subjects")
-        f_cal = calibrated_features(ws, all_idx, rule)
         curve = learning_curve(f_cal, ws.y, ws.subject, k, folds, feature_models, cfg.seed)
     report: dict[str, Any] = {
         "data": str(data),

@@ -76,6 +76,12 @@ class WindowSet:
         Seconds from the start of the labelled period to the window's start, shape
         ``(n_windows,)``: how long the labelled state had lasted (errors cluster early in a
         period, while the body still answers the previous one).
+    context
+        The sessions' other windows on the same schedule, those no single label covers (they
+        straddle a label change or lie outside the labelled span), with ``y`` = -1: never trained
+        or scored on, only predicted so that output centring
+        (:class:`~affectstream.dsp.calibration.OutputCentring`) sees every window the live
+        monitor would. Kept whole by :meth:`subset`; None inside a context set.
     """
 
     x: np.ndarray
@@ -101,6 +107,7 @@ class WindowSet:
     rest_features: tuple[np.ndarray, np.ndarray] | None = None
     rest_labels: list[str] | None = None
     label_age: np.ndarray | None = None
+    context: WindowSet | None = None
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -135,6 +142,7 @@ class WindowSet:
             _rows(self.rest_features, idx),
             self.rest_labels,
             None if self.label_age is None else self.label_age[idx],
+            self.context,
         )
 
 
@@ -189,11 +197,7 @@ def make_windows(
             f"rest labels {sorted(set(rest_labels) - set(classes))} are not among the classes "
             f"{classes}; name the labels of the rest periods in calibration.labels"
         )
-    xs, fs, ys, subs, sess, tends, ages = [], [], [], [], [], [], []
-    run_x: list[tuple[np.ndarray, np.ndarray]] = []
-    run_f: list[tuple[np.ndarray, np.ndarray]] = []
-    rest_x: list[tuple[np.ndarray, np.ndarray]] = []  # rest calibration's, per session
-    rest_f: list[tuple[np.ndarray, np.ndarray]] = []
+    kept, context = _Rows(), _Rows()
     stats: dict[str, SessionStats] = {}
     dropped_missing = dropped_unlab = mixed = 0
     has_ids = all(r.subject is not None for r in recordings)
@@ -203,7 +207,8 @@ def make_windows(
         subj = rec.subject if rec.subject is not None else key
         n = len(frames)
         nb = int(round(baseline_s * rate))
-        feats_all, tend_all, span_all, kept_t0 = [], [], [], []
+        feats_all, tend_all, span_all = [], [], []
+        n_kept, n_context = len(kept), len(context)
         # running statistics in the order the live monitor sees the data: every frame up to the
         # window's end, every window's features up to this one
         rs_x, rs_f, seen = RunningStats(len(chans)), RunningStats(len(fnames)), 0
@@ -223,28 +228,34 @@ def make_windows(
                 if len({iv.label for iv in starts}) > 1:
                     mixed += 1
                 dropped_unlab += 1
-                continue
             if np.isnan(w).any(axis=1).mean() > max_missing:
-                dropped_missing += 1
-                continue
-            xs.append(w.astype(np.float32))
-            fs.append(f)
-            ys.append(classes.index(interval.label))
-            ages.append(t0 - interval.start)
-            subs.append(subj)
-            sess.append(key)
-            tends.append(t1 - frames.k[0] / rate)
-            run_x.append(rs_x.stats())
-            run_f.append(rs_f.stats())
-            kept_t0.append(t0)
+                dropped_missing += interval is not None
+                continue  # the monitor abstains on it: no prediction, no output centring
+            rows = kept if interval is not None else context
+            rows.add(
+                w,
+                f,
+                classes.index(interval.label) if interval is not None else -1,
+                t0 - interval.start if interval is not None else float("nan"),
+                subj,
+                key,
+                t1 - frames.k[0] / rate,
+                rs_x.stats(),
+                rs_f.stats(),
+                t0,
+            )
         fa = np.array(feats_all).reshape(-1, len(fnames))
         ta = np.array(tend_all)
         base_rows = ta <= baseline_s
-        if rest_labels is not None and kept_t0:
-            spans = np.array(span_all)
-            rx, rf = _rest_stats(rec, frames, fa, spans, kept_t0, rest_labels, baseline_s)
-            rest_x.append(rx)
-            rest_f.append(rf)
+        if rest_labels is not None:
+            spans = np.array(span_all).reshape(-1, 2)
+            for rows, first in ((kept, n_kept), (context, n_context)):
+                if len(rows) > first:
+                    rows.rest.append(
+                        _rest_stats(
+                            rec, frames, fa, spans, rows.t0[first:], rest_labels, baseline_s
+                        )
+                    )
         # the person's baseline, computed exactly as the live monitor computes it
         base = (
             person_stats(frames.x, rate, {"kind": "baseline", "baseline_s": baseline_s})
@@ -262,37 +273,103 @@ def make_windows(
             feature_std=np.nanstd(fa, axis=0) if fa.size else np.ones(len(fnames)),
         )
         if progress:
-            progress(f"windows: {rec.name}: {sum(1 for s in sess if s == key)} labelled")
-    if not ys:
+            progress(f"windows: {rec.name}: {len(kept) - n_kept} labelled")
+    if not len(kept):
         raise ValueError(
             f"no labelled {window_s:g} s window: every window straddles a label change or lacks "
             "data; use shorter windows or check the labels"
         )
-    return WindowSet(
-        x=np.stack(xs),
-        features=np.array(fs),
-        y=np.array(ys),
-        subject=np.array(subs),
-        session=np.array(sess),
-        t_end=np.array(tends),
-        running_frames=(np.array([m for m, _ in run_x]), np.array([s for _, s in run_x])),
-        running_features=(np.array([m for m, _ in run_f]), np.array([s for _, s in run_f])),
-        classes=classes,
-        channel_names=chans,
-        feature_names=fnames,
-        rate=rate,
-        window_s=window_s,
-        hop_s=hop_s,
-        has_subject_ids=has_ids,
-        sessions=stats,
+    common = {
+        "classes": classes,
+        "channel_names": chans,
+        "feature_names": fnames,
+        "rate": rate,
+        "window_s": window_s,
+        "hop_s": hop_s,
+        "has_subject_ids": has_ids,
+        "sessions": stats,
+        "rest_labels": list(rest_labels) if rest_labels is not None else None,
+    }
+    return kept.window_set(
+        common,
         dropped_missing=dropped_missing,
         dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
-        rest_frames=_concat_pairs(rest_x) if rest_labels is not None else None,
-        rest_features=_concat_pairs(rest_f) if rest_labels is not None else None,
-        rest_labels=list(rest_labels) if rest_labels is not None else None,
-        label_age=np.array(ages),
+        context=context.window_set(common, n_channels=len(chans), n_features=len(fnames)),
     )
+
+
+class _Rows:
+    """Windows being collected by :func:`make_windows`, one list per :class:`WindowSet` field."""
+
+    def __init__(self) -> None:
+        self.x: list[np.ndarray] = []
+        self.f: list[np.ndarray] = []
+        self.y: list[int] = []
+        self.age: list[float] = []
+        self.subject: list[str] = []
+        self.session: list[str] = []
+        self.t_end: list[float] = []
+        self.run_x: list[tuple[np.ndarray, np.ndarray]] = []
+        self.run_f: list[tuple[np.ndarray, np.ndarray]] = []
+        self.t0: list[float] = []
+        self.rest: list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = []
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def add(
+        self,
+        x: np.ndarray,
+        f: np.ndarray,
+        y: int,
+        age: float,
+        subject: str,
+        session: str,
+        t_end: float,
+        run_x: tuple[np.ndarray, np.ndarray],
+        run_f: tuple[np.ndarray, np.ndarray],
+        t0: float,
+    ) -> None:
+        self.x.append(x.astype(np.float32))
+        self.f.append(f)
+        self.y.append(y)
+        self.age.append(age)
+        self.subject.append(subject)
+        self.session.append(session)
+        self.t_end.append(t_end)
+        self.run_x.append(run_x)
+        self.run_f.append(run_f)
+        self.t0.append(t0)
+
+    def window_set(
+        self, common: dict[str, Any], n_channels: int = 0, n_features: int = 0, **extra: Any
+    ) -> WindowSet:
+        """The collected windows as a :class:`WindowSet` (``n_channels``/``n_features`` shape
+        an empty one)."""
+        empty = not self.y
+
+        def pair(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> tuple[np.ndarray, ...]:
+            if empty:
+                return (np.zeros((0, width)), np.ones((0, width)))
+            return (np.array([m for m, _ in rows]), np.array([s for _, s in rows]))
+
+        n_win = int(round(common["window_s"] * common["rate"]))
+        return WindowSet(
+            x=np.stack(self.x) if not empty else np.zeros((0, n_win, n_channels), np.float32),
+            features=np.array(self.f).reshape(len(self.y), -1 if not empty else n_features),
+            y=np.array(self.y, dtype=np.int64),
+            subject=np.array(self.subject, dtype=str),
+            session=np.array(self.session, dtype=str),
+            t_end=np.array(self.t_end, dtype=np.float64),
+            running_frames=pair(self.run_x, n_channels),  # type: ignore[arg-type]
+            running_features=pair(self.run_f, n_features),  # type: ignore[arg-type]
+            rest_frames=_concat_pairs([fx for fx, _ in self.rest]) if self.rest else None,
+            rest_features=_concat_pairs([ff for _, ff in self.rest]) if self.rest else None,
+            label_age=np.array(self.age, dtype=np.float64),
+            **common,
+            **extra,
+        )
 
 
 def _rest_stats(

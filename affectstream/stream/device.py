@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, RunningStats, person_stats
+from affectstream.dsp.calibration import Calibration, OutputCentring, RunningStats, person_stats
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
 from affectstream.model.feature_input import FeatureEncoder
@@ -30,6 +30,8 @@ class PendingWindow:
     quality: float
     reason: str | None
     received: float  #: perf_counter() when the data completing the window arrived
+    #: the device's output centring, applied to the prediction (None: served as predicted)
+    outputs: OutputCentring | None = None
 
 
 @dataclass
@@ -97,6 +99,8 @@ class DeviceState:
         self.calibration: Calibration | None = (
             predictor.calibration(None) if frames_in and rule["kind"] == "none" else None
         )
+        #: the person's output centring (``centre_output`` bundles), applied by the monitor
+        self.outputs = predictor.output_centring()
         self.buffer = RollingWindow(self.n_win, self.pp.n_channels)
         self.next_end = first_window_end(
             self.n_win, self.hop, self.n_win if self.features else self.n_base
@@ -193,7 +197,7 @@ class DeviceState:
             if reason is not None:
                 self.counters.abstentions += 1
                 return PendingWindow(self.device, t_end, None, quality, reason, received)
-            return PendingWindow(self.device, t_end, encoded, quality, None, received)
+            return PendingWindow(self.device, t_end, encoded, quality, None, received, self.outputs)
         if reason is not None or self.calibration is None:
             self.counters.abstentions += 1
             return PendingWindow(
@@ -206,6 +210,7 @@ class DeviceState:
             quality,
             None,
             received,
+            self.outputs,
         )
 
     def status(self) -> dict[str, Any]:

@@ -120,6 +120,8 @@ class Monitor:
             p = None
             if w.x is not None:
                 p, j = probs[j], j + 1
+                if w.outputs is not None:  # the device's windows come in time order
+                    p = w.outputs.apply(p)
             seq = self._seq.get(w.device, 0)
             self._seq[w.device] = seq + 1
             out.append(make_record(w, p, pr.classes, pr.model_id, seq))

@@ -5,7 +5,10 @@ import pytest
 
 from affectstream.dsp.calibration import (
     CLIP,
+    PROB_FLOOR,
+    OutputCentring,
     RunningStats,
+    centre_outputs,
     check_rule,
     make_calibration,
     rest_available_from,
@@ -60,11 +63,56 @@ def test_running_calibration_scales_every_channel_by_the_persons_spread():
         ({"kind": "none", "clip": 0}, "clip"),
         ({"kind": "rest"}, "labels"),
         ({"kind": "rest", "labels": "calmness"}, "labels"),
+        ({"kind": "running", "centre_output": "yes"}, "centre_output"),
     ],
 )
 def test_bad_rules_are_named(rule, message):
     with pytest.raises(ValueError, match=message):
         check_rule(rule)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p[..., 1] / p[..., 0])
+
+
+def test_output_centring_is_the_log_odds_minus_its_mean_so_far():
+    p1 = np.array([0.9, 0.6, 0.2, 0.7, 0.95])
+    probs = np.c_[1 - p1, p1]
+    out = OutputCentring(2).apply(probs)
+    lo = np.log(p1 / (1 - p1))
+    np.testing.assert_allclose(_logit(out), lo - np.cumsum(lo) / np.arange(1, 6))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert _logit(out)[0] == pytest.approx(0.0)  # the first window is the person's own mean
+    # a person the model scores high throughout is judged against their own level
+    assert (out[1:3].argmax(1) == 0).all() and probs[1].argmax() == 1
+
+
+def test_output_centring_one_row_at_a_time_equals_the_batch_and_skips_abstentions():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet([1.0, 1.0, 1.0], size=40)
+    probs[5] = [1.0, 0.0, 0.0]  # an int8 softmax gives exact zeros: floored, not -inf
+    probs[[7, 20]] = np.nan  # abstentions
+    whole = OutputCentring(3).apply(probs)
+    one = OutputCentring(3)
+    rows = np.array([one.apply(p) for p in probs])
+    np.testing.assert_allclose(rows, whole, rtol=1e-12)
+    assert np.isnan(whole[[7, 20]]).all() and np.isfinite(whole[8]).all()
+    assert one.stats.count.tolist() == [38] * 3
+    ok = np.isfinite(probs).all(axis=1)
+    ref = np.log(np.maximum(probs[ok], PROB_FLOOR))
+    np.testing.assert_allclose(one.stats.total, ref.sum(axis=0))
+
+
+def test_centre_outputs_centres_each_session_in_time_order():
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet([2.0, 2.0], size=12)
+    sessions = np.array(["b", "a"] * 6)
+    t_end = rng.permutation(12).astype(float)
+    out = centre_outputs(probs, sessions, t_end)
+    for s in "ab":
+        idx = np.flatnonzero(sessions == s)
+        idx = idx[np.argsort(t_end[idx])]
+        np.testing.assert_allclose(out[idx], OutputCentring(2).apply(probs[idx]))
 
 
 def test_rest_spans_join_the_reference_when_their_rest_period_ends():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,6 +16,7 @@ from affectstream.model.calibrated import feature_inputs, warm_rows  # noqa: E40
 from affectstream.model.export import choose_model, export_bundle, logreg_keras  # noqa: E402
 from affectstream.model.offline import predict_recording  # noqa: E402
 from affectstream.model.predictor import Predictor  # noqa: E402
+from affectstream.model.training import centre_held_out  # noqa: E402
 from affectstream.model.windows import make_windows  # noqa: E402
 
 
@@ -82,10 +84,16 @@ def test_feature_bundle_serves_what_training_computed(reduced_run, tmp_path, exc
     # the same windows of a recording, as training cuts them and as the monitor's path does
     hop_s = meta["default_hop_s"]  # the training hop: the feature statistics' schedule
     ws = make_windows([excerpt], meta["preprocess"], window_s=meta["window_s"], hop_s=hop_s)
-    ws = ws.subset(warm_rows(ws, meta["calibration"]))
-    params = json.loads((out / "logreg.json").read_text())
-    train_side = pred.predict(
-        feature_inputs(ws, np.arange(len(ws)), meta["calibration"], np.asarray(params["fill"]))
+    cal = meta["calibration"]
+    ws = ws.subset(warm_rows(ws, cal))
+    ws = dataclasses.replace(ws, context=ws.context.subset(warm_rows(ws.context, cal)))
+    fill = np.asarray(json.loads((out / "logreg.json").read_text())["fill"])
+    # training centres each person's output over the labelled and the context windows
+    assert cal["centre_output"] and len(ws.context) >= 3
+    train_side = centre_held_out(
+        ws,
+        pred.predict(feature_inputs(ws, np.arange(len(ws)), cal, fill)),
+        pred.predict(feature_inputs(ws.context, np.arange(len(ws.context)), cal, fill)),
     )
     rp = predict_recording(pred, excerpt)
     k0 = Preprocessor(meta["preprocess"]).process_recording(excerpt).k[0] / pred.rate

@@ -68,7 +68,12 @@ def test_stress_predict_reduced_run(reduced_run):
     assert report["dataset"]["n_windows"] > 0
     assert any("warm up the running calibration" in w for w in report["warnings"])
     cals = {a["calibration"] for a in report["ablation"]}
-    assert cals == {"none", "baseline", "running", "rest", "subject"}
+    assert cals == {"none", "baseline", "running", "rest", "subject", "running, output centred"}
+    # every model but the constant majority is scored as served (output centred) and without
+    assert report["calibration"]["centre_output"] is True
+    assert "uncentred" not in report["models"]["majority"]
+    for name in ("logreg", "cnn"):
+        assert 0 <= report["models"][name]["uncentred"]["balanced_accuracy"] <= 1
     # both exportable models are saved, with their cross-validated scores
     meta = json.loads((out / "model_meta.json").read_text())
     assert set(meta["exportable"]) == {"logreg", "cnn"}
@@ -77,7 +82,7 @@ def test_stress_predict_reduced_run(reduced_run):
         assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]
     assert set(report["exportable"]) == {"logreg", "cnn"}
     md = (out / "report.md").read_text()
-    assert "## Export" in md
+    assert "## Export" in md and "output not centred" in md
     # when in a labelled period the best model errs: every class, from the period's start on
     ages = report["models"][report["best_model"]]["by_label_age"]
     assert {r["class"] for r in ages} == {"non-stress", "stress"}
@@ -123,7 +128,11 @@ def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
     assert resolve_rule({"kind": "rest", "labels": ["b"]}, [rec("a", "b")], True)["labels"] == ["b"]
     with pytest.raises(ValueError, match="calibration.labels"):
         resolve_rule({"kind": "rest"}, [rec("anger", "fear")], True)
-    assert resolve_rule(None, [rec("a")], False) == {"kind": "subject", "clip": 4.0}
+    assert resolve_rule(None, [rec("a")], False) == {
+        "kind": "subject",
+        "clip": 4.0,
+        "centre_output": False,
+    }
 
 
 @pytest.mark.slow

@@ -61,6 +61,26 @@ def test_windows_are_labelled_only_when_one_label_covers_them(windows):
         assert np.all(windows.t_end[rows] <= st.n_frames / windows.rate + 1e-9)
 
 
+def test_windows_across_the_label_change_are_kept_as_unscored_context(windows):
+    ctx = windows.context
+    assert ctx is not None and ctx.context is None
+    assert len(ctx) == windows.mixed_label_windows == windows.dropped_unlabelled
+    assert (ctx.y == -1).all() and ctx.counts() == {"rest": 0, "task": 0}
+    for key in windows.sessions:
+        lab = windows.t_end[windows.session == key]
+        mid = ctx.t_end[ctx.session == key]
+        # one schedule: every hop's window is labelled or context, never both; the context
+        # ones straddle the change at 360 s
+        both = np.sort(np.concatenate([lab, mid]))
+        np.testing.assert_allclose(np.diff(both), 20.0)
+        assert ((mid - 60.0 < 360.0) & (mid > 360.0)).all()
+    # context carries what the models need to predict it: frames, features, running statistics
+    assert ctx.x.shape[1:] == windows.x.shape[1:] and ctx.features.shape[1] == 14
+    assert ctx.running_frames[0].shape == (len(ctx), 3)
+    assert np.isnan(ctx.label_age).all()
+    assert windows.subset(np.arange(3)).context is ctx  # kept whole, like the session statistics
+
+
 def test_windows_hold_exactly_what_the_preprocessor_makes(windows):
     rec = fake_subject("s0", 1)
     frames = Preprocessor(E4_CONFIG).process_recording(rec)

@@ -18,17 +18,23 @@ def predictor():
     return Predictor("default")
 
 
-@pytest.fixture(scope="module", params=["bundled", "cnn-none", "cnn-baseline", "cnn-running"])
+@pytest.fixture(
+    scope="module",
+    params=["bundled", "cnn-none", "cnn-baseline", "cnn-running", "cnn-running-centred"],
+)
 def any_rule_predictor(request, tmp_path_factory):
-    """The packaged model, and a frame-input CNN under each calibration rule (the rule is
-    metadata; weights unchanged)."""
+    """The packaged model, and a frame-input CNN under each calibration rule, with and without
+    output centring (the rule is metadata; weights unchanged)."""
     if request.param == "bundled":
         return Predictor("default")
     if request.param == "cnn-running":
         return Predictor(CNN_BUNDLE)
     b = read_bundle(CNN_BUNDLE)
-    rule = {**b.metadata["calibration"], "kind": request.param.removeprefix("cnn-")}
-    rule.pop("min_s", None)
+    kind = request.param.removeprefix("cnn-").removesuffix("-centred")
+    rule = {**b.metadata["calibration"], "kind": kind}
+    rule["centre_output"] = request.param.endswith("-centred")
+    if kind != "running":
+        rule.pop("min_s", None)
     rule.pop("baseline_s", None)
     meta = {**b.metadata, "calibration": rule}
     path = tmp_path_factory.mktemp("rules") / f"{request.param}.afb"
