@@ -219,6 +219,19 @@ def beat_intervals(peaks: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
     return p[1:], np.diff(p)
 
 
+def plausible_intervals(ibi: np.ndarray) -> np.ndarray:
+    """The inter-beat intervals (s) within :data:`MIN_IBI_S` to :data:`MAX_IBI_S`: a missed or
+    an extra beat gives an interval outside, which is dropped."""
+    return ibi[(ibi >= MIN_IBI_S) & (ibi <= MAX_IBI_S)]
+
+
+def median_rate_bpm(ibi: np.ndarray, min_intervals: int = 2) -> float:
+    """Heart rate (beats/min) as 60 / the median of the plausible intervals (s); NaN with fewer
+    than ``min_intervals`` of them."""
+    ok = plausible_intervals(ibi)
+    return 60.0 / float(np.median(ok)) if ok.size >= max(min_intervals, 1) else float("nan")
+
+
 def heart_rate_series(
     peaks: np.ndarray, fs: float, at: np.ndarray, window_s: float = 10.0
 ) -> np.ndarray:
@@ -228,14 +241,11 @@ def heart_rate_series(
     where there are fewer than two.
     """
     t, ibi = beat_intervals(peaks, fs)
-    ok = (ibi >= MIN_IBI_S) & (ibi <= MAX_IBI_S)
-    t, ibi = t[ok], ibi[ok]
     out = np.full(np.shape(at), np.nan)
     lo = np.searchsorted(t, np.asarray(at) - window_s, side="right")
     hi = np.searchsorted(t, at, side="right")
     for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
-        if b - a >= 2:
-            out[i] = 60.0 / float(np.median(ibi[a:b]))
+        out[i] = median_rate_bpm(ibi[a:b])
     return out
 
 

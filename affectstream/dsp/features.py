@@ -12,9 +12,9 @@ import numpy as np
 from scipy import signal
 
 from affectstream.dsp.beats import (
-    MAX_IBI_S,
-    MIN_IBI_S,
     detect_r_peaks,
+    median_rate_bpm,
+    plausible_intervals,
     refine_peaks,
     systolic_peaks,
 )
@@ -94,9 +94,8 @@ def pulse_amplitudes(bvp: np.ndarray, peaks: np.ndarray) -> np.ndarray:
 
 def cardiac_features(beats: np.ndarray, amplitudes: np.ndarray, rate: float) -> list[float]:
     """Heart rate (beats/min), RMSSD and SDNN (s) from plausible intervals, log pulse amplitude."""
-    ibi = np.diff(beats) / rate
-    ibi = ibi[(ibi >= MIN_IBI_S) & (ibi <= MAX_IBI_S)]
-    hr = 60.0 / float(np.median(ibi)) if ibi.size >= 2 else float("nan")
+    ibi = plausible_intervals(np.diff(beats) / rate)
+    hr = median_rate_bpm(ibi)
     rmssd = float(np.sqrt(np.mean(np.diff(ibi) ** 2))) if ibi.size >= 3 else float("nan")
     sdnn = float(np.std(ibi)) if ibi.size >= 2 else float("nan")
     amp = float(np.log(np.median(amplitudes) + 1e-9)) if amplitudes.size else float("nan")

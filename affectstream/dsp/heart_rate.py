@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S, refine_peaks, systolic_peaks
+from affectstream.dsp.beats import MIN_IBI_S, median_rate_bpm, refine_peaks, systolic_peaks
 
 #: Modalities a heart-rate channel can be derived from.
 HEART_RATE_SOURCES = ("bvp",)
@@ -114,8 +114,5 @@ class StreamingHeartRate:
     def _rate_now(self) -> float:
         if len(self._beats) < 2:
             return self._value
-        ibi = np.diff(self._beats) / self.rate
-        ibi = ibi[(ibi >= MIN_IBI_S) & (ibi <= MAX_IBI_S)]
-        if ibi.size == 0:
-            return self._value
-        return 60.0 / float(np.median(ibi))
+        rate = median_rate_bpm(np.diff(self._beats) / self.rate, min_intervals=1)
+        return self._value if np.isnan(rate) else rate

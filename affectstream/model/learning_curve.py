@@ -10,6 +10,7 @@ the labels, not in the number of people.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,17 @@ REPEATS = 3
 
 #: Most points on the curve (sizes evenly spaced from 2 subjects to the full training set).
 POINTS = 5
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How the held-out probabilities are turned into what the monitor would serve: the context
+    windows' features ``(n_context, n_features)``, each fold's rows of them (the test people's
+    unlabelled windows), and ``centre(probs, context_probs) -> probs``, output centring."""
+
+    context_features: np.ndarray
+    context_rows: Sequence[np.ndarray]
+    centre: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def subject_counts(n_train: int, points: int = POINTS) -> list[int]:
@@ -41,6 +53,7 @@ def learning_curve(
     makers: dict[str, Callable[[int], Any]],
     seed: int = 0,
     repeats: int = REPEATS,
+    serving: Serving | None = None,
 ) -> list[dict[str, Any]]:
     """Balanced accuracy over every held-out window per model and number of training subjects.
 
@@ -54,6 +67,8 @@ def learning_curve(
         The training's ``(train, test)`` index pairs, split by subject.
     makers
         Model name -> ``make(seed)`` returning an unfitted scikit-learn classifier.
+    serving
+        Output centring to apply, as the main table does (None: argmax of the model's output).
 
     Returns rows ``{"model", "n_subjects", "balanced_accuracy", "sd", "repeats"}``: the mean
     and standard deviation over ``repeats`` random subsets (one fit with every training subject
@@ -69,7 +84,7 @@ def learning_curve(
             scores = []
             for _ in range(1 if full else repeats):
                 pred = _predict_with_subsets(
-                    features, y, groups, n_classes, folds, make(seed), n, rng
+                    features, y, groups, n_classes, folds, make(seed), n, rng, serving
                 )
                 if pred is not None:
                     scores.append(balanced_accuracy(y, pred, n_classes))
@@ -95,14 +110,17 @@ def _predict_with_subsets(
     model: Any,
     n: int,
     rng: np.random.Generator,
+    serving: Serving | None = None,
     tries: int = 20,
 ) -> np.ndarray | None:
     """Held-out predictions with each fold's model fitted on ``n`` of its training subjects
     (None when no draw of ``n`` subjects holds every class)."""
     from sklearn.base import clone
 
-    pred = np.empty_like(y)
-    for tr, te in folds:
+    probs = np.zeros((y.size, n_classes))
+    ctx = serving.context_features if serving is not None else features[:0]
+    ctx_probs = np.zeros((len(ctx), n_classes))
+    for f, (tr, te) in enumerate(folds):
         subjects = np.unique(groups[tr])
         for _ in range(tries):
             keep = tr[np.isin(groups[tr], rng.choice(subjects, size=n, replace=False))]
@@ -110,6 +128,10 @@ def _predict_with_subsets(
                 break
         else:
             return None
-        p = fit_predict_features(clone(model), features[keep], y[keep], features[te], n_classes)
-        pred[te] = p.argmax(1)
-    return pred
+        cte = serving.context_rows[f] if serving is not None else np.empty(0, dtype=np.int64)
+        test = np.concatenate([features[te], ctx[cte]])
+        p = fit_predict_features(clone(model), features[keep], y[keep], test, n_classes)
+        probs[te], ctx_probs[cte] = p[: te.size], p[te.size :]
+    if serving is not None:
+        probs = serving.centre(probs, ctx_probs)
+    return probs.argmax(1)

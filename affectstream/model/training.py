@@ -7,6 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from affectstream.model.calibrated import (
     fit_global,
     warm_rows,
 )
-from affectstream.model.learning_curve import learning_curve
+from affectstream.model.learning_curve import Serving, learning_curve
 from affectstream.model.metrics import recall_by_age, shift_permutation_pvalue, summarize
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
@@ -77,8 +78,11 @@ def resolve_rule(
     calibration: dict[str, Any] | None, recordings: Sequence[Recording], long_enough: bool
 ) -> dict[str, Any]:
     """The training's calibration rule: the configured one (a ``rest`` rule without labels
-    takes the rest-like labels found) or :func:`default_calibration`."""
+    takes the rest-like labels found; ``centre_output`` defaults to true with ``running``) or
+    :func:`default_calibration`."""
     rule = dict(calibration or default_calibration(long_enough))
+    # the training default centres a running model's output (a bundle without the key: not)
+    rule.setdefault("centre_output", rule.get("kind") == "running")
     if rule.get("kind") == "rest" and not rule.get("labels"):
         found = rest_labels(recordings)
         if not found:
@@ -336,7 +340,7 @@ def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) 
             ws.y, ws.y
         )
     )
-    ctx = ws.context if ws.context is not None else ws.subset(np.empty(0, dtype=np.int64))
+    ctx = ws.context_windows()
     for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
         for cal in ablation_rules(ws, rule):
             f_all = calibrated_features(ws, np.arange(len(ws)), cal)
@@ -392,7 +396,8 @@ def collect_warnings(ws: WindowSet) -> list[str]:
     if ws.mixed_label_windows:
         w.append(
             f"{ws.mixed_label_windows} windows straddle a label change inside a recording and "
-            "were left out (a window is labelled only when one label covers it whole)"
+            "were left out of training and scoring (a window is labelled only when one label "
+            "covers it whole; output centring still counts their predictions, as live)"
         )
     if ws.dropped_missing:
         w.append(f"{ws.dropped_missing} windows had too much missing data and were left out")
@@ -453,7 +458,7 @@ def run_training(
         ws = ws.subset(warm)
         if ws.context is not None:  # the monitor predicts no window inside the warm-up
             ws = dataclasses.replace(ws, context=ws.context.subset(warm_rows(ws.context, rule)))
-    ctx = ws.context if ws.context is not None else ws.subset(np.empty(0, dtype=np.int64))
+    ctx = ws.context_windows()
     warnings = collect_warnings(ws) + warnings
     say(
         f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
@@ -519,7 +524,9 @@ def run_training(
             ba = summarize(ws.y[te], pred, ws.subject[te], ws.classes)["balanced_accuracy"]
             msg.append(f"{m} {ba:.2f}")
         say(
-            f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects): "
+            f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects"
+            + (", before output centring" if rule["centre_output"] else "")
+            + "): "
             + " | ".join(msg)
         )
     uncentred: dict[str, dict[str, float]] = {}
@@ -549,7 +556,14 @@ def run_training(
     curve: list[dict[str, Any]] = []
     if cfg.learning_curve and feature_models:
         say("learning curve: feature models on fewer training subjects")
-        curve = learning_curve(f_cal, ws.y, ws.subject, k, folds, feature_models, cfg.seed)
+        serving = (
+            Serving(f_ctx, [context_rows(ws, te) for _, te in folds], partial(centre_held_out, ws))
+            if rule["centre_output"]
+            else None
+        )
+        curve = learning_curve(
+            f_cal, ws.y, ws.subject, k, folds, feature_models, cfg.seed, serving=serving
+        )
     report: dict[str, Any] = {
         "data": str(data),
         "dataset": {

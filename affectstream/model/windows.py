@@ -116,6 +116,12 @@ class WindowSet:
         """Windows per class."""
         return {c: int((self.y == i).sum()) for i, c in enumerate(self.classes)}
 
+    def context_windows(self) -> WindowSet:
+        """:attr:`context`, or an empty set of the same shape when there is none."""
+        if self.context is not None:
+            return self.context
+        return self.subset(np.empty(0, dtype=np.int64))
+
     def subset(self, idx: np.ndarray) -> WindowSet:
         """The windows at ``idx`` (session statistics kept whole)."""
         return WindowSet(

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             if cal["kind"] == "running"
             else ""
         )
+        + ("; output centred on the person's mean so far" if cal.get("centre_output") else "")
     )
     for name in ("input", "output"):
         d = t[name]

@@ -9,6 +9,7 @@ from affectstream.dsp.beats import (
     detect_r_peaks,
     group_delay_s,
     heart_rate_series,
+    median_rate_bpm,
     score_beats,
     systolic_peaks,
 )
@@ -107,3 +108,12 @@ def test_detectors_refuse_too_slow_streams():
 def test_short_input_gives_no_beats():
     assert detect_r_peaks(np.zeros(100), 360.0).size == 0
     assert detect_pulse_peaks(np.zeros(10), 64.0).size == 0
+
+
+def test_heart_rate_is_60_over_the_median_of_the_plausible_intervals():
+    # a missed beat (1.6 s would be plausible, 2.4 s is not) and an extra one (0.1 s) are dropped
+    ibi = np.array([0.8, 0.75, 2.4, 0.1, 0.85, 0.8])
+    assert median_rate_bpm(ibi) == pytest.approx(60.0 / 0.8)
+    assert np.isnan(median_rate_bpm(np.array([0.8, 3.0])))  # one plausible interval of two
+    assert median_rate_bpm(np.array([0.8, 3.0]), min_intervals=1) == pytest.approx(75.0)
+    assert np.isnan(median_rate_bpm(np.empty(0), min_intervals=1))

@@ -5,8 +5,14 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from affectstream.dsp.calibration import centre_outputs  # noqa: E402
 from affectstream.model.baselines import fit_predict_features, logistic_regression  # noqa: E402
-from affectstream.model.learning_curve import REPEATS, learning_curve, subject_counts  # noqa: E402
+from affectstream.model.learning_curve import (  # noqa: E402
+    REPEATS,
+    Serving,
+    learning_curve,
+    subject_counts,
+)
 from affectstream.model.metrics import balanced_accuracy  # noqa: E402
 
 
@@ -61,3 +67,33 @@ def test_draws_hold_every_class_or_the_size_is_left_out():
     sizes = [r["n_subjects"] for r in rows]
     assert 2 not in sizes  # two people never hold three classes
     assert sizes[-1] == 6 and 3 in sizes  # three or more can, and were drawn again until they did
+
+
+def test_the_full_size_point_is_served_as_the_main_table_scores_it():
+    # each person's context windows (here: the two middle ones) join their output centring
+    x, y, g = people(9)
+    ctx_rows = np.flatnonzero(np.arange(len(y)) % 40 >= 38)
+    keep = np.setdiff1d(np.arange(len(y)), ctx_rows)
+    ctx_x, ctx_g = x[ctx_rows], g[ctx_rows]
+    x, y, g = x[keep], y[keep], g[keep]
+    order = np.arange(len(y), dtype=float)
+    ctx_order = ctx_rows - 0.5
+
+    def centre(p, cp):
+        both = centre_outputs(
+            np.concatenate([p, cp]), np.concatenate([g, ctx_g]), np.concatenate([order, ctx_order])
+        )
+        return both[: len(y)]
+
+    folds = folds_of(g, 3)
+    serving = Serving(ctx_x, [np.flatnonzero(np.isin(ctx_g, g[te])) for _, te in folds], centre)
+    rows = learning_curve(x, y, g, 2, folds, {"logreg": logistic_regression}, serving=serving)
+    p, cp = np.zeros((len(y), 2)), np.zeros((len(ctx_x), 2))
+    for (tr, te), cte in zip(folds, serving.context_rows, strict=True):
+        out = fit_predict_features(
+            logistic_regression(0), x[tr], y[tr], np.concatenate([x[te], ctx_x[cte]]), 2
+        )
+        p[te], cp[cte] = out[: te.size], out[te.size :]
+    served = balanced_accuracy(y, centre(p, cp).argmax(1), 2)
+    assert rows[-1]["balanced_accuracy"] == pytest.approx(served)
+    assert served != pytest.approx(balanced_accuracy(y, p.argmax(1), 2))  # centring did act

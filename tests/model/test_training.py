@@ -133,6 +133,12 @@ def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
         "clip": 4.0,
         "centre_output": False,
     }
+    # a running rule, the default or a configured one, centres the output unless told not to
+    assert resolve_rule(None, [rec("a")], True)["centre_output"] is True
+    assert resolve_rule({"kind": "running"}, [rec("a")], True)["centre_output"] is True
+    off = {"kind": "running", "centre_output": False}
+    assert resolve_rule(off, [rec("a")], True)["centre_output"] is False
+    assert rule["centre_output"] is False  # rest
 
 
 @pytest.mark.slow

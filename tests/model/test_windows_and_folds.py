@@ -79,6 +79,7 @@ def test_windows_across_the_label_change_are_kept_as_unscored_context(windows):
     assert ctx.running_frames[0].shape == (len(ctx), 3)
     assert np.isnan(ctx.label_age).all()
     assert windows.subset(np.arange(3)).context is ctx  # kept whole, like the session statistics
+    assert windows.context_windows() is ctx and len(ctx.context_windows()) == 0
 
 
 def test_windows_hold_exactly_what_the_preprocessor_makes(windows):
