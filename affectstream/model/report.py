@@ -228,7 +228,15 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             "",
             "Each person's model output is centred on their own mean so far (calibration "
             "`centre_output`, as the live monitor serves it); the last column is the balanced "
-            "accuracy of the same held-out predictions without that step.",
+            "accuracy of the same held-out predictions without that step. Centring helps "
+            "some people and costs others (balanced accuracy moved by more than 0.01): "
+            + "; ".join(
+                f"{MODEL_TITLES.get(m, m)} {r['uncentred']['subjects_better']} better, "
+                f"{r['uncentred']['subjects_worse']} worse"
+                for m, r in report["models"].items()
+                if "subjects_better" in r.get("uncentred", {})
+            )
+            + ".",
         ]
     best = report["models"][report["best_model"]]
     verdict = (

@@ -537,6 +537,14 @@ def run_training(
             s = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)
             uncentred[m] = {key: s[key] for key in ("balanced_accuracy", "macro_f1")}
             probs[m] = centre_held_out(ws, probs[m], ctx_probs[m])
+            c = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)["per_subject"]
+            gain = [
+                c[p]["balanced_accuracy"] - u["balanced_accuracy"]
+                for p, u in s["per_subject"].items()
+            ]
+            # centring moves people both ways: how many it helps and costs (> 0.01)
+            uncentred[m]["subjects_better"] = int(sum(g > 0.01 for g in gain))
+            uncentred[m]["subjects_worse"] = int(sum(g < -0.01 for g in gain))
     preds = {m: probs[m].argmax(1) for m in models}
     results: dict[str, Any] = {}
     for m in models:

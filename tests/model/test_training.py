@@ -72,8 +72,11 @@ def test_stress_predict_reduced_run(reduced_run):
     # every model but the constant majority is scored as served (output centred) and without
     assert report["calibration"]["centre_output"] is True
     assert "uncentred" not in report["models"]["majority"]
+    n_subjects = report["dataset"]["n_subjects"]
     for name in ("logreg", "cnn"):
-        assert 0 <= report["models"][name]["uncentred"]["balanced_accuracy"] <= 1
+        u = report["models"][name]["uncentred"]
+        assert 0 <= u["balanced_accuracy"] <= 1
+        assert 0 <= u["subjects_better"] + u["subjects_worse"] <= n_subjects
     # both exportable models are saved, with their cross-validated scores
     meta = json.loads((out / "model_meta.json").read_text())
     assert set(meta["exportable"]) == {"logreg", "cnn"}
@@ -82,7 +85,7 @@ def test_stress_predict_reduced_run(reduced_run):
         assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]
     assert set(report["exportable"]) == {"logreg", "cnn"}
     md = (out / "report.md").read_text()
-    assert "## Export" in md and "output not centred" in md
+    assert "## Export" in md and "output not centred" in md and " worse" in md
     # when in a labelled period the best model errs: every class, from the period's start on
     ages = report["models"][report["best_model"]]["by_label_age"]
     assert {r["class"] for r in ages} == {"non-stress", "stress"}
