@@ -530,12 +530,14 @@ def run_training(
             + " | ".join(msg)
         )
     uncentred: dict[str, dict[str, float]] = {}
+    raw_probs: dict[str, np.ndarray] = {}
     if rule["centre_output"]:  # as the monitor serves them: each person's output centred
         for m in models:
             if m == "majority":  # a constant answer, the reference: nothing to centre
                 continue
             s = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)
             uncentred[m] = {key: s[key] for key in ("balanced_accuracy", "macro_f1")}
+            raw_probs[m] = probs[m]
             probs[m] = centre_held_out(ws, probs[m], ctx_probs[m])
             c = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)["per_subject"]
             gain = [
@@ -620,7 +622,7 @@ def run_training(
     if exportable:
         _save_model_meta(ws, rule, preprocess, cfg, out, report, exportable)
         report["exportable"] = {m: e["cv_balanced_accuracy"] for m, e in exportable.items()}
-    write_predictions(out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs))
+    write_predictions(out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs, raw_probs))
     report["predictions"] = PREDICTIONS_FILE
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
@@ -633,14 +635,19 @@ def run_training(
 
 
 def prediction_columns(
-    ws: WindowSet, folds: Sequence[tuple[np.ndarray, np.ndarray]], probs: dict[str, np.ndarray]
+    ws: WindowSet,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    probs: dict[str, np.ndarray],
+    raw: dict[str, np.ndarray] | None = None,
 ) -> dict[str, list[Any]]:
     """The held-out predictions as table columns, one row per window: where the window sits
     (subject, session, start and end in s since the session's first frame), its fold (1-based),
     true label and seconds into the labelled period (empty when unknown), then per model the
-    predicted class (``MODEL_pred``) and each class's probability (``MODEL_p_CLASS``).
+    predicted class (``MODEL_pred``) and each class's probability (``MODEL_p_CLASS``), as served.
 
-    ``probs`` maps model names to held-out class probabilities, shape ``(n_windows, n_classes)``.
+    ``probs`` maps model names to held-out class probabilities, shape ``(n_windows, n_classes)``;
+    ``raw``, where output centring served them, the model's own before it
+    (``MODEL_raw_p_CLASS``).
     """
     fold = np.zeros(len(ws), dtype=np.int64)
     for fi, (_tr, te) in enumerate(folds):
@@ -659,6 +666,9 @@ def prediction_columns(
         cols[f"{m}_pred"] = [ws.classes[i] for i in p.argmax(1)]
         for ci, c in enumerate(ws.classes):
             cols[f"{m}_p_{c}"] = [float(v) for v in p[:, ci]]
+        if raw and m in raw:
+            for ci, c in enumerate(ws.classes):
+                cols[f"{m}_raw_p_{c}"] = [float(v) for v in raw[m][:, ci]]
     return cols
 
 

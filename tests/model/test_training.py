@@ -111,6 +111,18 @@ def test_stress_predict_reduced_run(reduced_run):
         assert got == pytest.approx(res["balanced_accuracy"], abs=1e-9), m
         total = [float(r[f"{m}_p_non-stress"]) + float(r[f"{m}_p_stress"]) for r in rows]
         np.testing.assert_allclose(total, 1.0, atol=1e-4)
+        if "uncentred" in res:  # the model's own output before centring is there too
+            raw = [
+                "stress"
+                if float(r[f"{m}_raw_p_stress"]) > float(r[f"{m}_raw_p_non-stress"])
+                else "non-stress"
+                for r in rows
+            ]
+            assert balanced_accuracy_score(labels, raw) == pytest.approx(
+                res["uncentred"]["balanced_accuracy"], abs=1e-9
+            ), m
+        else:
+            assert f"{m}_raw_p_stress" not in rows[0]
     assert "predictions.csv" in md
     # two training subjects per fold: no learning curve to draw
     assert report["learning_curve"] == [] and "Would more people help" not in md
