@@ -298,10 +298,12 @@ def make_windows(
     }
     return kept.window_set(
         common,
+        len(chans),
+        len(fnames),
         dropped_missing=dropped_missing,
         dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
-        context=context.window_set(common, n_channels=len(chans), n_features=len(fnames)),
+        context=context.window_set(common, len(chans), len(fnames)),
     )
 
 
@@ -349,13 +351,15 @@ class _Rows:
         self.t0.append(t0)
 
     def window_set(
-        self, common: dict[str, Any], n_channels: int = 0, n_features: int = 0, **extra: Any
+        self, common: dict[str, Any], n_channels: int, n_features: int, **extra: Any
     ) -> WindowSet:
         """The collected windows as a :class:`WindowSet` (``n_channels``/``n_features`` shape
-        an empty one)."""
+        it when it is empty)."""
         empty = not self.y
 
-        def pair(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> tuple[np.ndarray, ...]:
+        def pair(
+            rows: list[tuple[np.ndarray, np.ndarray]], width: int
+        ) -> tuple[np.ndarray, np.ndarray]:
             if empty:
                 return (np.zeros((0, width)), np.ones((0, width)))
             return (np.array([m for m, _ in rows]), np.array([s for _, s in rows]))
@@ -368,8 +372,8 @@ class _Rows:
             subject=np.array(self.subject, dtype=str),
             session=np.array(self.session, dtype=str),
             t_end=np.array(self.t_end, dtype=np.float64),
-            running_frames=pair(self.run_x, n_channels),  # type: ignore[arg-type]
-            running_features=pair(self.run_f, n_features),  # type: ignore[arg-type]
+            running_frames=pair(self.run_x, n_channels),
+            running_features=pair(self.run_f, n_features),
             rest_frames=_concat_pairs([fx for fx, _ in self.rest]) if self.rest else None,
             rest_features=_concat_pairs([ff for _, ff in self.rest]) if self.rest else None,
             label_age=np.array(self.age, dtype=np.float64),
