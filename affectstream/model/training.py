@@ -401,6 +401,11 @@ def collect_warnings(ws: WindowSet) -> list[str]:
         )
     if ws.dropped_missing:
         w.append(f"{ws.dropped_missing} windows had too much missing data and were left out")
+    if ws.dropped_poor_quality:
+        w.append(
+            f"{ws.dropped_poor_quality} windows had a flat or out-of-range channel and were left "
+            "out (the monitor abstains on them)"
+        )
     return w
 
 

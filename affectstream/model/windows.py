@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from affectstream.dsp.calibration import (
 )
 from affectstream.dsp.features import feature_names, window_features
 from affectstream.dsp.preprocessor import Frames, Preprocessor
+from affectstream.dsp.quality import window_quality
 
 
 @dataclass
@@ -76,6 +78,12 @@ class WindowSet:
         Seconds from the start of the labelled period to the window's start, shape
         ``(n_windows,)``: how long the labelled state had lasted (errors cluster early in a
         period, while the body still answers the previous one).
+    dropped_missing, dropped_poor_quality
+        Labelled windows left out because the monitor abstains on them
+        (:func:`~affectstream.dsp.quality.window_quality`): too much missing data, or a flat or
+        out-of-range channel.
+    dropped_unlabelled, mixed_label_windows
+        Windows no single label covers, and those of them that straddle a label change.
     context
         The sessions' other windows on the same schedule, those no single label covers (they
         straddle a label change or lie outside the labelled span), with ``y`` = -1: never trained
@@ -101,6 +109,7 @@ class WindowSet:
     has_subject_ids: bool
     sessions: dict[str, SessionStats] = field(default_factory=dict)
     dropped_missing: int = 0
+    dropped_poor_quality: int = 0
     dropped_unlabelled: int = 0
     mixed_label_windows: int = 0
     rest_frames: tuple[np.ndarray, np.ndarray] | None = None
@@ -124,31 +133,19 @@ class WindowSet:
 
     def subset(self, idx: np.ndarray) -> WindowSet:
         """The windows at ``idx`` (session statistics kept whole)."""
-        return WindowSet(
-            self.x[idx],
-            self.features[idx],
-            self.y[idx],
-            self.subject[idx],
-            self.session[idx],
-            self.t_end[idx],
-            (self.running_frames[0][idx], self.running_frames[1][idx]),
-            (self.running_features[0][idx], self.running_features[1][idx]),
-            self.classes,
-            self.channel_names,
-            self.feature_names,
-            self.rate,
-            self.window_s,
-            self.hop_s,
-            self.has_subject_ids,
-            self.sessions,
-            self.dropped_missing,
-            self.dropped_unlabelled,
-            self.mixed_label_windows,
-            _rows(self.rest_frames, idx),
-            _rows(self.rest_features, idx),
-            self.rest_labels,
-            None if self.label_age is None else self.label_age[idx],
-            self.context,
+        return replace(
+            self,
+            x=self.x[idx],
+            features=self.features[idx],
+            y=self.y[idx],
+            subject=self.subject[idx],
+            session=self.session[idx],
+            t_end=self.t_end[idx],
+            running_frames=(self.running_frames[0][idx], self.running_frames[1][idx]),
+            running_features=(self.running_features[0][idx], self.running_features[1][idx]),
+            rest_frames=_rows(self.rest_frames, idx),
+            rest_features=_rows(self.rest_features, idx),
+            label_age=None if self.label_age is None else self.label_age[idx],
         )
 
 
@@ -172,9 +169,11 @@ def make_windows(
 ) -> WindowSet:
     """Run every recording through the Preprocessor and cut windows every ``hop_s`` seconds.
 
-    A window is kept when one label interval covers it whole and at most ``max_missing`` of its
-    frames are missing. Windows start at the session's first frame; the live monitor's hop
-    schedule lines up with them when it starts at the same frame.
+    A window is kept when one label interval covers it whole and the live monitor would predict
+    on it: :func:`~affectstream.dsp.quality.window_quality` (at most ``max_missing`` of its frames
+    missing, no flat or out-of-range channel) finds no reason to abstain. Windows start at the
+    session's first frame; the live monitor's hop schedule lines up with them when it starts at
+    the same frame.
 
     Parameters
     ----------
@@ -205,7 +204,8 @@ def make_windows(
         )
     kept, context = _Rows(), _Rows()
     stats: dict[str, SessionStats] = {}
-    dropped_missing = dropped_unlab = mixed = 0
+    dropped_unlab = mixed = 0
+    abstained: Counter[str] = Counter()  # labelled windows the monitor abstains on, by reason
     has_ids = all(r.subject is not None for r in recordings)
     for i, rec in enumerate(recordings):
         frames = Preprocessor(pp0.config).process_recording(rec)
@@ -234,9 +234,10 @@ def make_windows(
                 if len({iv.label for iv in starts}) > 1:
                     mixed += 1
                 dropped_unlab += 1
-            if np.isnan(w).any(axis=1).mean() > max_missing:
-                dropped_missing += interval is not None
-                continue  # the monitor abstains on it: no prediction, no output centring
+            _, why = window_quality(w, chans, rate, max_missing)
+            if why is not None:  # the monitor abstains on it: no prediction, no output centring
+                abstained[why.split(" (")[0]] += interval is not None
+                continue
             rows = kept if interval is not None else context
             rows.add(
                 w,
@@ -300,7 +301,8 @@ def make_windows(
         common,
         len(chans),
         len(fnames),
-        dropped_missing=dropped_missing,
+        dropped_missing=abstained["missing data"],
+        dropped_poor_quality=abstained.total() - abstained["missing data"],
         dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
         context=context.window_set(common, len(chans), len(fnames)),

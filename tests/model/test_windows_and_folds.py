@@ -9,6 +9,7 @@ from affectstream.dsp.calibration import check_rule
 from affectstream.dsp.features import window_features
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.dsp.presets import E4_CONFIG
+from affectstream.dsp.quality import window_quality
 from affectstream.model.calibrated import (
     calibrated_features,
     calibrated_inputs,
@@ -23,7 +24,7 @@ from affectstream.model.metrics import (
     shift_permutation_pvalue,
 )
 from affectstream.model.train_config import TrainConfig
-from affectstream.model.training import make_folds
+from affectstream.model.training import collect_warnings, make_folds
 from affectstream.model.windows import make_windows
 
 
@@ -80,6 +81,28 @@ def test_windows_across_the_label_change_are_kept_as_unscored_context(windows):
     assert np.isnan(ctx.label_age).all()
     assert windows.subset(np.arange(3)).context is ctx  # kept whole, like the session statistics
     assert windows.context_windows() is ctx and len(ctx.context_windows()) == 0
+
+
+def test_windows_the_monitor_abstains_on_are_neither_trained_nor_centred():
+    # the wrist sensor loses contact for three minutes of the rest period: the pulse wave reads 0
+    rec = fake_subject("s0", 1)
+    rec.signals["bvp"].data[120 * 64 : 300 * 64] = 0.0
+    ws = make_windows([rec], E4_CONFIG, window_s=60.0, hop_s=20.0)
+    frames = Preprocessor(E4_CONFIG).process_recording(rec)
+    n_win, n_hop = 60 * 32, 20 * 32
+    t_end = np.arange(n_win, len(frames) + 1, n_hop) / 32.0
+    why = [
+        window_quality(frames.x[int(e * 32) - n_win : int(e * 32)], ws.channel_names, 32.0)[1]
+        for e in t_end
+    ]
+    flat = {round(float(e), 3) for e, w in zip(t_end, why, strict=True) if w is not None}
+    assert len(flat) >= 4 and all("bvp flat line" in w for w in why if w is not None)
+    kept = {round(float(e), 3) for e in np.concatenate([ws.t_end, ws.context.t_end])}
+    # the same rule as the monitor's: every other window is kept, labelled or as context
+    assert kept == {round(float(e), 3) for e in t_end} - flat
+    assert ws.dropped_poor_quality == len(flat) and ws.dropped_missing == 0
+    # and the report says so
+    assert any(f"{len(flat)} windows had a flat" in m for m in collect_warnings(ws))
 
 
 def test_windows_hold_exactly_what_the_preprocessor_makes(windows):
