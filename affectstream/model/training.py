@@ -289,15 +289,26 @@ def centre_held_out(ws: WindowSet, probs: np.ndarray, context_probs: np.ndarray)
     (:func:`~affectstream.dsp.calibration.centre_outputs`), each person's mean taken over their
     labelled and context windows in time order, as the live monitor takes it over every window
     it predicts. ``context_probs``: ``(len(ws.context), n_classes)``."""
-    ctx = ws.context
-    if ctx is None or not len(ctx):
-        return centre_outputs(probs, ws.session, ws.t_end)
-    both = centre_outputs(
-        np.concatenate([probs, context_probs]),
-        np.concatenate([ws.session, ctx.session]),
-        np.concatenate([ws.t_end, ctx.t_end]),
+    ctx = ws.context_windows()
+    return centre_rows(
+        ws, np.arange(len(ws)), np.arange(len(ctx)), np.concatenate([probs, context_probs])
     )
-    return both[: len(ws)]
+
+
+def centre_rows(
+    ws: WindowSet, rows: np.ndarray, ctx_rows: np.ndarray, probs: np.ndarray
+) -> np.ndarray:
+    """:func:`centre_held_out` for some sessions' windows: ``probs`` ``(rows.size +
+    ctx_rows.size, n_classes)`` of the labelled windows ``rows`` then the context windows
+    ``ctx_rows`` (whole sessions, e.g. one fold's test people and :func:`context_rows`);
+    returns the labelled rows' centred probabilities ``(rows.size, n_classes)``."""
+    ctx = ws.context_windows()
+    both = centre_outputs(
+        probs,
+        np.concatenate([ws.session[rows], ctx.session[ctx_rows]]),
+        np.concatenate([ws.t_end[rows], ctx.t_end[ctx_rows]]),
+    )
+    return both[: rows.size]
 
 
 def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
@@ -525,15 +536,13 @@ def run_training(
                 p = net.predict(x_te, verbose=0, batch_size=256)
             times[m] += time.perf_counter() - t0
             probs[m][te], ctx_probs[m][cte] = p[: te.size], p[te.size :]
-            pred = probs[m][te].argmax(1)
+            if rule["centre_output"] and m != "majority":  # as served, like the table
+                p = centre_rows(ws, te, cte, p)
+            pred = p[: te.size].argmax(1)
             ba = summarize(ws.y[te], pred, ws.subject[te], ws.classes)["balanced_accuracy"]
             msg.append(f"{m} {ba:.2f}")
-        say(
-            f"fold {fi + 1}/{len(folds)} ({np.unique(ws.subject[te]).size} test subjects"
-            + (", before output centring" if rule["centre_output"] else "")
-            + "): "
-            + " | ".join(msg)
-        )
+        n_test = np.unique(ws.subject[te]).size
+        say(f"fold {fi + 1}/{len(folds)} ({n_test} test subjects): " + " | ".join(msg))
     uncentred: dict[str, dict[str, float]] = {}
     raw_probs: dict[str, np.ndarray] = {}
     if rule["centre_output"]:  # as the monitor serves them: each person's output centred

@@ -9,7 +9,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def reduced_run(tmp_path_factory, stress_predict) -> tuple[Path, dict]:
-    """Four subjects, two folds, few epochs: (training folder, report)."""
+    """Four subjects, two folds, few epochs: (training folder, report); what it showed while it
+    trained is in ``progress.txt`` beside the folder."""
     pytest.importorskip("tensorflow")
     pytest.importorskip("sklearn")
     from affectstream.model.train_config import REDUCED, TrainConfig
@@ -19,4 +20,7 @@ def reduced_run(tmp_path_factory, stress_predict) -> tuple[Path, dict]:
         {**REDUCED, "max_subjects": 4, "models": ["majority", "logreg", "cnn"]}
     )
     out = tmp_path_factory.mktemp("reduced") / "out"
-    return out, run_training(stress_predict, out, cfg, progress=None)
+    lines: list[str] = []
+    report = run_training(stress_predict, out, cfg, progress=lines.append)
+    (out.parent / "progress.txt").write_text("\n".join(lines) + "\n")
+    return out, report

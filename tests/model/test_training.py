@@ -123,6 +123,16 @@ def test_stress_predict_reduced_run(reduced_run):
             ), m
         else:
             assert f"{m}_raw_p_stress" not in rows[0]
+    # the progress shows each fold's held-out figures as served, as the table does
+    shown = [ln for ln in (out.parent / "progress.txt").read_text().splitlines() if "fold " in ln]
+    assert len(shown) == report["split"]["n_folds"]
+    for f, line in enumerate(shown, start=1):
+        fold = [r for r in rows if int(r["fold"]) == f]
+        for m in report["models"]:
+            got = balanced_accuracy_score(
+                [r["label"] for r in fold], [r[f"{m}_pred"] for r in fold]
+            )
+            assert f"{m} {got:.2f}" in line, (m, line)
     assert "predictions.csv" in md
     # two training subjects per fold: no learning curve to draw
     assert report["learning_curve"] == [] and "Would more people help" not in md
