@@ -141,6 +141,36 @@ def _by_label_age(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _hindsight(report: dict[str, Any]) -> list[str]:
+    """Each model as served beside what per-person calibration could reach with hindsight."""
+    rows = {m: r for m, r in report["models"].items() if r.get("hindsight")}
+    if not rows:
+        return []
+    lines = [
+        "## How far calibration to the person could go (hindsight bounds)",
+        "",
+        "The same held-out output, calibrated with what a live monitor cannot know: centred on "
+        "the person's whole session, future included; and cut at the threshold on the "
+        "log-odds that is best for each person, chosen with their labels (two classes only). "
+        "These are bounds, not figures a model reaches. The ranking column is the mean over "
+        "people of the ROC AUC inside each person's session. A served figure far below the "
+        "bounds is the causal calibration's shortfall; bounds that are low too are the "
+        "signal's.",
+        "",
+        "| model | as served | centred on the whole session | best threshold per person "
+        "| within-person AUC |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for m, r in rows.items():
+        h = r["hindsight"]
+        lines.append(
+            f"| {MODEL_TITLES.get(m, m)} | {_fmt(r['balanced_accuracy'])} | "
+            f"{_fmt(h['session_centred'])} | {_fmt(h['best_threshold_per_person'])} | "
+            f"{_fmt(h['within_person_auc'])} |"
+        )
+    return [*lines, ""]
+
+
 def _learning_curve(report: dict[str, Any]) -> list[str]:
     """The feature models' held-out score by number of training subjects, and what it says."""
     curve = report.get("learning_curve") or []
@@ -249,6 +279,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     )
     lines += ["", verdict, "", f"p-values: {report['permutation_test']}.", ""]
     lines += _by_label_age(report)
+    lines += _hindsight(report)
     lines += _learning_curve(report)
     if report["ablation"]:
         lines += [

@@ -30,6 +30,7 @@ from affectstream.model.calibrated import (
     fit_global,
     warm_rows,
 )
+from affectstream.model.hindsight import hindsight_figures
 from affectstream.model.learning_curve import Serving, learning_curve
 from affectstream.model.metrics import recall_by_age, shift_permutation_pvalue, summarize
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
@@ -571,6 +572,16 @@ def run_training(
         s["wall_time_s"] = times[m]
         if m in uncentred:
             s["uncentred"] = uncentred[m]
+        if m != "majority":  # what per-person calibration could reach knowing more than live
+            s["hindsight"] = hindsight_figures(
+                ws.y,
+                raw_probs.get(m, probs[m]),
+                ws.subject,
+                ws.session,
+                ctx_probs[m],
+                ctx.session,
+                ws.classes,
+            )
         results[m] = s
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
     if ws.label_age is not None:  # when in a labelled period the best model errs

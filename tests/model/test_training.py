@@ -86,6 +86,12 @@ def test_stress_predict_reduced_run(reduced_run):
     assert set(report["exportable"]) == {"logreg", "cnn"}
     md = (out / "report.md").read_text()
     assert "## Export" in md and "output not centred" in md and " worse" in md
+    # beside each model as served: what calibration could reach with hindsight
+    assert "hindsight" not in report["models"]["majority"]
+    for name in ("logreg", "cnn"):
+        h = report["models"][name]["hindsight"]
+        assert all(0 <= h[key] <= 1 for key in h), h
+    assert "## How far calibration to the person could go (hindsight bounds)" in md
     # when in a labelled period the best model errs: every class, from the period's start on
     ages = report["models"][report["best_model"]]["by_label_age"]
     assert {r["class"] for r in ages} == {"non-stress", "stress"}
