@@ -3,13 +3,13 @@
 A live monitor calibrates each person causally, from their data so far. Two things it cannot
 know bound what any better per-person calibration of the same model output could reach:
 
-- the person's whole session: the output centred on its mean over every window of the
-  session, future included (:func:`session_centred`);
+- all of the person's data: the output centred on its mean over every window of the person,
+  future included (:func:`person_centred`);
 - the person's labels: the threshold on the model's log-odds that is best for that person
   (two classes only).
 
 With the within-person ranking (the mean over people of the ROC AUC of the log-odds inside
-each person's session) they say where a shortfall lies: a served figure far below the bounds
+each person's data) they say where a shortfall lies: a served figure far below the bounds
 is the causal calibration's; bounds that are low too are the signal's.
 """
 
@@ -24,17 +24,17 @@ from affectstream.dsp.calibration import PROB_FLOOR
 from affectstream.model.metrics import balanced_accuracy
 
 
-def session_centred(probs: np.ndarray, sessions: np.ndarray, n_rows: int) -> np.ndarray:
-    """Class log-probabilities ``(n_rows, n_classes)`` centred on each session's mean.
+def person_centred(probs: np.ndarray, people: np.ndarray, n_rows: int) -> np.ndarray:
+    """Class log-probabilities ``(n_rows, n_classes)`` centred on each person's mean.
 
     ``probs`` ``(n, n_classes)``: the rows to score first (``n_rows`` of them), then any other
-    windows of the same sessions (context) that join the mean; ``sessions`` ``(n,)``. Floored
-    at :data:`~affectstream.dsp.calibration.PROB_FLOOR` as output centring floors them.
+    windows of the same people (context) that join the mean; ``people`` ``(n,)``. Floored at
+    :data:`~affectstream.dsp.calibration.PROB_FLOOR` as output centring floors them.
     """
     logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), PROB_FLOOR))
     out = np.empty_like(logp)
-    for s in np.unique(sessions):
-        m = sessions == s
+    for s in np.unique(people):
+        m = people == s
         out[m] = logp[m] - logp[m].mean(axis=0)
     return out[:n_rows]
 
@@ -72,37 +72,35 @@ def hindsight_figures(
     y: np.ndarray,
     probs: np.ndarray,
     subject: np.ndarray,
-    session: np.ndarray,
     context_probs: np.ndarray,
-    context_session: np.ndarray,
+    context_subject: np.ndarray,
     classes: Sequence[str],
 ) -> dict[str, Any]:
     """The hindsight bounds of one model's held-out output (its own, before any centring).
 
     Parameters
     ----------
-    y, subject, session
-        Labelled windows: class index, person and session, shape ``(n,)`` each.
+    y, subject
+        Labelled windows: class index and person, shape ``(n,)`` each.
     probs
         The model's class probabilities for them, ``(n, n_classes)``.
-    context_probs, context_session
-        The same sessions' unlabelled windows (``(m, n_classes)``, ``(m,)``), which join a
-        session's mean as they join the live monitor's.
+    context_probs, context_subject
+        The same people's unlabelled windows (``(m, n_classes)``, ``(m,)``), which join a
+        person's mean as they join the live monitor's.
 
     Returns
     -------
-    ``session_centred``: pooled balanced accuracy of the output centred on each whole session;
+    ``person_centred``: pooled balanced accuracy of the output centred on all of each person's
+    windows;
     for two classes also ``best_threshold_per_person`` (pooled balanced accuracy with each
     person's best threshold on the log-odds) and ``within_person_auc``; None where not defined.
     """
     k = len(classes)
-    centred = session_centred(
-        np.concatenate([probs, context_probs]),
-        np.concatenate([session, context_session]),
-        len(y),
+    centred = person_centred(
+        np.concatenate([probs, context_probs]), np.concatenate([subject, context_subject]), len(y)
     )
     out: dict[str, Any] = {
-        "session_centred": balanced_accuracy(y, centred.argmax(axis=1), k),
+        "person_centred": balanced_accuracy(y, centred.argmax(axis=1), k),
         "best_threshold_per_person": None,
         "within_person_auc": None,
     }

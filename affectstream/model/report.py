@@ -150,14 +150,14 @@ def _hindsight(report: dict[str, Any]) -> list[str]:
         "## How far calibration to the person could go (hindsight bounds)",
         "",
         "The same held-out output, calibrated with what a live monitor cannot know: centred on "
-        "the person's whole session, future included; and cut at the threshold on the "
+        "all of the person's data, future included; and cut at the threshold on the "
         "log-odds that is best for each person, chosen with their labels (two classes only). "
         "These are bounds, not figures a model reaches. The ranking column is the mean over "
-        "people of the ROC AUC inside each person's session. A served figure far below the "
+        "people of the ROC AUC inside each person's data. A served figure far below the "
         "bounds is the causal calibration's shortfall; bounds that are low too are the "
         "signal's.",
         "",
-        "| model | as served | centred on the whole session | best threshold per person "
+        "| model | as served | centred on all the person's data | best threshold per person "
         "| within-person AUC |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -165,7 +165,7 @@ def _hindsight(report: dict[str, Any]) -> list[str]:
         h = r["hindsight"]
         lines.append(
             f"| {MODEL_TITLES.get(m, m)} | {_fmt(r['balanced_accuracy'])} | "
-            f"{_fmt(h['session_centred'])} | {_fmt(h['best_threshold_per_person'])} | "
+            f"{_fmt(h['person_centred'])} | {_fmt(h['best_threshold_per_person'])} | "
             f"{_fmt(h['within_person_auc'])} |"
         )
     return [*lines, ""]

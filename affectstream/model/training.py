@@ -577,9 +577,8 @@ def run_training(
                 ws.y,
                 raw_probs.get(m, probs[m]),
                 ws.subject,
-                ws.session,
                 ctx_probs[m],
-                ctx.session,
+                ctx.subject,
                 ws.classes,
             )
         results[m] = s

@@ -11,7 +11,7 @@ from affectstream.dsp.calibration import PROB_FLOOR  # noqa: E402
 from affectstream.model.hindsight import (  # noqa: E402
     best_threshold_predictions,
     hindsight_figures,
-    session_centred,
+    person_centred,
     within_person_auc,
 )
 
@@ -28,10 +28,10 @@ def two_people(n: int = 40, seed: int = 0):
     return y, np.stack([1 - p1, p1], axis=1), subject
 
 
-def test_session_centred_subtracts_each_sessions_mean_over_scored_and_context_windows():
+def test_person_centred_subtracts_each_persons_mean_over_scored_and_context_windows():
     probs = np.array([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
-    sessions = np.array(["s", "s", "t", "s", "t"])
-    out = session_centred(probs, sessions, n_rows=3)  # the last two rows are context
+    people = np.array(["s", "s", "t", "s", "t"])
+    out = person_centred(probs, people, n_rows=3)  # the last two rows are context
     logp = np.log(np.maximum(probs, PROB_FLOOR))
     assert out.shape == (3, 2)
     np.testing.assert_allclose(out[0], logp[0] - logp[[0, 1, 3]].mean(axis=0))
@@ -61,19 +61,17 @@ def test_within_person_auc_is_the_mean_of_each_persons_auc():
 def test_hindsight_figures_bound_what_per_person_calibration_can_reach():
     y, probs, subject = two_people()
     no_ctx = np.zeros((0, 2))
-    h = hindsight_figures(y, probs, subject, subject, no_ctx, np.array([], str), ["rest", "task"])
-    assert h["session_centred"] == pytest.approx(1.0)
+    h = hindsight_figures(y, probs, subject, no_ctx, np.array([], str), ["rest", "task"])
+    assert h["person_centred"] == pytest.approx(1.0)
     assert h["best_threshold_per_person"] == pytest.approx(1.0)
     assert h["within_person_auc"] == pytest.approx(1.0)
     # context windows of one person that score very high move that person's mean up
     ctx = np.tile([[0.0, 1.0]], (200, 1))
-    h2 = hindsight_figures(y, probs, subject, subject, ctx, np.array(["a"] * 200), ["r", "t"])
-    assert h2["session_centred"] < 0.8
+    h2 = hindsight_figures(y, probs, subject, ctx, np.array(["a"] * 200), ["r", "t"])
+    assert h2["person_centred"] < 0.8
     # more than two classes: no threshold on log-odds, no binary AUC
     p3 = np.concatenate([probs, np.full((len(y), 1), 0.1)], axis=1)
     p3 /= p3.sum(axis=1, keepdims=True)
-    h3 = hindsight_figures(
-        y, p3, subject, subject, np.zeros((0, 3)), np.array([], str), list("abc")
-    )
+    h3 = hindsight_figures(y, p3, subject, np.zeros((0, 3)), np.array([], str), list("abc"))
     assert h3["best_threshold_per_person"] is None and h3["within_person_auc"] is None
-    assert 0 <= h3["session_centred"] <= 1
+    assert 0 <= h3["person_centred"] <= 1

@@ -27,6 +27,9 @@ def test_seed_layout_simulate_and_train_end_to_end(tmp_path):
     assert report["calibration"]["kind"] == "subject"  # 20 s records hold no 5-minute baseline
     assert set(report["models"]) == {"majority", "logreg", "forest", "cnn", "researcher_cnn"}
     assert report["chance_level"] == pytest.approx(1 / 6)
+    # six classes: the hindsight bound centres each person's output; no binary threshold
+    h = report["models"]["logreg"]["hindsight"]
+    assert 0 <= h["person_centred"] <= 1 and h["best_threshold_per_person"] is None
     for name in (
         "report.md",
         "report.json",
