@@ -132,6 +132,11 @@ class RunningStats:
         return _mean_std(self.count, self.total, self.total_sq)
 
 
+def floored_log(probs: np.ndarray) -> np.ndarray:
+    """Log-probabilities with the probabilities floored at :data:`PROB_FLOOR` (any shape)."""
+    return np.log(np.maximum(np.asarray(probs, dtype=np.float64), PROB_FLOOR))
+
+
 class OutputCentring:
     """Per-person centring of a model's class probabilities, one instance per session/device.
 
@@ -151,7 +156,7 @@ class OutputCentring:
         p = np.asarray(probs, dtype=np.float64)
         rows = np.atleast_2d(p)
         ok = np.isfinite(rows).all(axis=1)
-        logp = np.log(np.maximum(rows[ok], PROB_FLOOR))
+        logp = floored_log(rows[ok])
         count = self.stats.count[0] + np.arange(1, len(logp) + 1)[:, None]
         mean = (self.stats.total + np.cumsum(logp, axis=0)) / count
         self.stats.update(logp)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import PROB_FLOOR
+from affectstream.dsp.calibration import floored_log
 from affectstream.model.metrics import balanced_accuracy
 
 
@@ -28,10 +28,10 @@ def person_centred(probs: np.ndarray, people: np.ndarray, n_rows: int) -> np.nda
     """Class log-probabilities ``(n_rows, n_classes)`` centred on each person's mean.
 
     ``probs`` ``(n, n_classes)``: the rows to score first (``n_rows`` of them), then any other
-    windows of the same people (context) that join the mean; ``people`` ``(n,)``. Floored at
-    :data:`~affectstream.dsp.calibration.PROB_FLOOR` as output centring floors them.
+    windows of the same people (context) that join the mean; ``people`` ``(n,)``. Floored as
+    output centring floors them (:func:`~affectstream.dsp.calibration.floored_log`).
     """
-    logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), PROB_FLOOR))
+    logp = floored_log(probs)
     out = np.empty_like(logp)
     for s in np.unique(people):
         m = people == s
@@ -60,11 +60,8 @@ def within_person_auc(score: np.ndarray, y: np.ndarray, groups: np.ndarray) -> f
     """Mean over groups holding both classes of the ROC AUC of ``score`` for ``y`` == 1."""
     from sklearn.metrics import roc_auc_score
 
-    aucs = [
-        roc_auc_score(y[groups == g], score[groups == g])
-        for g in np.unique(groups)
-        if np.unique(y[groups == g]).size == 2
-    ]
+    masks = [groups == g for g in np.unique(groups)]
+    aucs = [roc_auc_score(y[m], score[m]) for m in masks if np.unique(y[m]).size == 2]
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
@@ -105,7 +102,7 @@ def hindsight_figures(
         "within_person_auc": None,
     }
     if k == 2:
-        logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), PROB_FLOOR))
+        logp = floored_log(probs)
         odds = logp[:, 1] - logp[:, 0]
         out["best_threshold_per_person"] = balanced_accuracy(
             y, best_threshold_predictions(odds, y, subject), k

@@ -489,6 +489,9 @@ def run_training(
     models = [m for m in cfg.models]
     probs = {m: np.zeros((len(ws), k)) for m in models}
     ctx_probs = {m: np.zeros((len(ctx), k)) for m in models}
+    # models whose output is centred per person (the majority's constant answer is not)
+    centred = [m for m in models if m != "majority"] if rule["centre_output"] else []
+    served = {m: np.zeros((len(ws), k)) for m in models}
     times = dict.fromkeys(models, 0.0)
     curves: dict[str, list[dict[str, list[float]]]] = {"cnn": [], "researcher_cnn": []}
     all_idx = np.arange(len(ws))
@@ -537,31 +540,27 @@ def run_training(
                 p = net.predict(x_te, verbose=0, batch_size=256)
             times[m] += time.perf_counter() - t0
             probs[m][te], ctx_probs[m][cte] = p[: te.size], p[te.size :]
-            if rule["centre_output"] and m != "majority":  # as served, like the table
-                p = centre_rows(ws, te, cte, p)
-            pred = p[: te.size].argmax(1)
+            # as served: the fold holds its test people's whole sessions, so centring them here
+            # is centring them for good
+            served[m][te] = centre_rows(ws, te, cte, p) if m in centred else p[: te.size]
+            pred = served[m][te].argmax(1)
             ba = summarize(ws.y[te], pred, ws.subject[te], ws.classes)["balanced_accuracy"]
             msg.append(f"{m} {ba:.2f}")
         n_test = np.unique(ws.subject[te]).size
         say(f"fold {fi + 1}/{len(folds)} ({n_test} test subjects): " + " | ".join(msg))
     uncentred: dict[str, dict[str, float]] = {}
     raw_probs: dict[str, np.ndarray] = {}
-    if rule["centre_output"]:  # as the monitor serves them: each person's output centred
-        for m in models:
-            if m == "majority":  # a constant answer, the reference: nothing to centre
-                continue
-            s = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)
-            uncentred[m] = {key: s[key] for key in ("balanced_accuracy", "macro_f1")}
-            raw_probs[m] = probs[m]
-            probs[m] = centre_held_out(ws, probs[m], ctx_probs[m])
-            c = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)["per_subject"]
-            gain = [
-                c[p]["balanced_accuracy"] - u["balanced_accuracy"]
-                for p, u in s["per_subject"].items()
-            ]
-            # centring moves people both ways: how many it helps and costs (> 0.01)
-            uncentred[m]["subjects_better"] = int(sum(g > 0.01 for g in gain))
-            uncentred[m]["subjects_worse"] = int(sum(g < -0.01 for g in gain))
+    for m in centred:  # as the monitor serves them: each person's output centred
+        s = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)
+        uncentred[m] = {key: s[key] for key in ("balanced_accuracy", "macro_f1")}
+        raw_probs[m], probs[m] = probs[m], served[m]
+        c = summarize(ws.y, probs[m].argmax(1), ws.subject, ws.classes)["per_subject"]
+        gain = [
+            c[p]["balanced_accuracy"] - u["balanced_accuracy"] for p, u in s["per_subject"].items()
+        ]
+        # centring moves people both ways: how many it helps and costs (> 0.01)
+        uncentred[m]["subjects_better"] = int(sum(g > 0.01 for g in gain))
+        uncentred[m]["subjects_worse"] = int(sum(g < -0.01 for g in gain))
     preds = {m: probs[m].argmax(1) for m in models}
     results: dict[str, Any] = {}
     for m in models:

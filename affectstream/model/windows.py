@@ -366,6 +366,13 @@ class _Rows:
                 return (np.zeros((0, width)), np.ones((0, width)))
             return (np.array([m for m, _ in rows]), np.array([s for _, s in rows]))
 
+        def rest(which: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+            if common["rest_labels"] is None:
+                return None  # cut without rest labels: no rest statistics
+            if empty:
+                return pair([], width)
+            return _concat_pairs([r[which] for r in self.rest])
+
         n_win = int(round(common["window_s"] * common["rate"]))
         return WindowSet(
             x=np.stack(self.x) if not empty else np.zeros((0, n_win, n_channels), np.float32),
@@ -376,8 +383,8 @@ class _Rows:
             t_end=np.array(self.t_end, dtype=np.float64),
             running_frames=pair(self.run_x, n_channels),
             running_features=pair(self.run_f, n_features),
-            rest_frames=_concat_pairs([fx for fx, _ in self.rest]) if self.rest else None,
-            rest_features=_concat_pairs([ff for _, ff in self.rest]) if self.rest else None,
+            rest_frames=rest(0, n_channels),
+            rest_features=rest(1, n_features),
             label_age=np.array(self.age, dtype=np.float64),
             **common,
             **extra,

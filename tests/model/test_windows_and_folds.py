@@ -185,6 +185,18 @@ def test_rest_calibration_uses_the_baseline_and_the_rest_periods_ended_before_th
     assert {300.0, 360.0} == {300.0 if t - 60 < 360 else 360.0 for t in ws.t_end[rows]}
 
 
+def test_rest_calibration_of_no_context_windows_is_empty_not_an_error():
+    # 60 s hops meet the label change at 360 s exactly: no window straddles it, no context
+    recs = [fake_subject(f"s{i}", i + 1) for i in range(2)]
+    ws = make_windows(recs, E4_CONFIG, window_s=60.0, hop_s=60.0, rest_labels=["rest"])
+    ctx = ws.context_windows()
+    assert len(ctx) == 0
+    rule = check_rule({"kind": "rest", "labels": ["rest"], "baseline_s": 120})
+    assert calibrated_features(ctx, np.arange(0), rule).shape == (0, len(ws.feature_names))
+    x = calibrated_inputs(ctx, np.arange(0), rule, *fit_global(ws, ws.session, rule))
+    assert x.shape == (0, 60 * 32, len(ws.channel_names))
+
+
 def test_rest_calibration_needs_rest_labels_among_the_classes(windows):
     with pytest.raises(ValueError, match="calibration.labels"):
         make_windows([fake_subject("s0", 1)], E4_CONFIG, rest_labels=["calm"])
