@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("none", "baseline", "running", "rest", "subject")
+KINDS = ("none", "baseline", "running", "rest", "subject", "anchored")
 
 #: Default warm-up of running calibration and length of the baseline (seconds).
 DEFAULT_BASELINE_S = 300.0
@@ -73,13 +73,34 @@ def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         b = float(r.setdefault("baseline_s", DEFAULT_BASELINE_S))
         if not b > 0:
             raise ValueError(f"calibration baseline_s must be a positive duration; got {b}")
-    if kind == "running":
+    if kind in ("running", "anchored"):
         b = float(r.setdefault("min_s", DEFAULT_BASELINE_S))
         if not b >= 0:
             raise ValueError(f"calibration min_s must be a duration >= 0 seconds; got {b}")
+    if kind == "anchored":
+        s = float(r.setdefault("settle_s", 120.0))
+        if not 0 <= s < b:
+            raise ValueError(
+                f"anchored calibration needs 0 <= settle_s < min_s; got {s:g} and {b:g} s"
+            )
     centre = r.setdefault("centre_output", False)
     if not isinstance(centre, bool):
         raise ValueError(f"calibration centre_output must be true or false; got {centre!r}")
+    if r.get("output") is not None:
+        out = dict(r["output"])
+        if out.get("kind") != "offset" or not isinstance(out.get("class"), str):
+            raise ValueError(
+                "calibration output must be {kind = 'offset', class = '<rest class>', "
+                f"log_offset = <number>}}; got {r['output']!r}"
+            )
+        out["log_offset"] = float(out.get("log_offset", 0.0))
+        if not np.isfinite(out["log_offset"]):
+            raise ValueError(f"calibration output log_offset must be finite; got {out!r}")
+        if centre:
+            raise ValueError(
+                "calibration has both centre_output and an output offset; use one of them"
+            )
+        r["output"] = out
     if kind == "rest":
         labels = r.get("labels")
         if (
@@ -99,7 +120,7 @@ def warmup_s(rule: Mapping[str, Any]) -> float:
     """Seconds of a session the rule needs before its first calibrated window (0 if none)."""
     if rule["kind"] in ("baseline", "rest"):
         return float(rule["baseline_s"])
-    if rule["kind"] == "running":
+    if rule["kind"] in ("running", "anchored"):
         return float(rule["min_s"])
     return 0.0
 
@@ -165,6 +186,52 @@ class OutputCentring:
         out = rows.copy()
         out[ok] = z / z.sum(axis=1, keepdims=True)
         return out.reshape(p.shape)
+
+
+class OutputOffset:
+    """A fixed operating point: ``log_offset`` added to one class's log-probability (floored at
+    :data:`PROB_FLOOR`), then renormalised. For two classes this moves the decision threshold:
+    the other class is called when its odds ``p / (1 - p)`` exceed ``exp(log_offset)``, i.e.
+    its probability exceeds ``1 / (1 + exp(-log_offset))``. Training chooses the offset so that a set
+    share of the training people's calm windows (the target false-alarm rate) is called
+    otherwise (:func:`offset_for_false_alarms`). Stateless: the same for every person.
+    """
+
+    def __init__(self, class_index: int, log_offset: float) -> None:
+        self.class_index = int(class_index)
+        self.log_offset = float(log_offset)
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """Rows ``(n, n_classes)`` or one row; NaN rows (abstentions) pass through."""
+        p = np.asarray(probs, dtype=np.float64)
+        rows = np.atleast_2d(p)
+        ok = np.isfinite(rows).all(axis=1)
+        logp = floored_log(rows[ok])
+        logp[:, self.class_index] += self.log_offset
+        z = np.exp(logp - logp.max(axis=1, keepdims=True))
+        out = rows.copy()
+        out[ok] = z / z.sum(axis=1, keepdims=True)
+        return out.reshape(p.shape)
+
+
+def offset_for_false_alarms(calm_probs: np.ndarray, class_index: int, rate: float) -> float:
+    """The :class:`OutputOffset` log offset under which a fraction ``rate`` of the calm windows
+    ``calm_probs`` ``(n, n_classes)`` (true class ``class_index``) is called another class.
+
+    A window is called calm when its calm log-probability plus the offset beats every other
+    class's; the offset is the ``1 - rate`` quantile of what each window needs. Returns 0 for
+    no windows.
+    """
+    if not 0 < rate < 1:
+        raise ValueError(f"false-alarm rate must be a fraction in (0, 1); got {rate}")
+    p = np.asarray(calm_probs, dtype=np.float64)
+    p = p[np.isfinite(p).all(axis=1)]
+    if not len(p):
+        return 0.0
+    logp = floored_log(p)
+    others = np.delete(logp, class_index, axis=1).max(axis=1)
+    need = others - logp[:, class_index]
+    return float(np.quantile(need, 1.0 - rate))
 
 
 def centre_outputs(probs: np.ndarray, sessions: np.ndarray, order: np.ndarray) -> np.ndarray:

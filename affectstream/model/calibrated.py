@@ -8,7 +8,23 @@ from typing import Any
 import numpy as np
 
 from affectstream.dsp.calibration import Calibration, check_rule, make_calibration, warmup_s
+from affectstream.model.feature_calibration import FEATURE_KINDS, FeatureRule, replay
 from affectstream.model.windows import WindowSet
+
+
+def replayed_features(ws: WindowSet, idx: np.ndarray, rule: FeatureRule) -> np.ndarray:
+    """Features of the windows at ``idx`` scaled by ``rule`` exactly as the live monitor scales
+    them: each session's whole hop schedule replayed through one
+    :class:`~affectstream.model.feature_calibration.FeatureCalibrator`. Shape
+    ``(len(idx), n_features)``, NaN where a feature is unknown."""
+    out = np.full((idx.size, len(ws.feature_names)), np.nan)
+    if ws.schedule_row is None:
+        raise ValueError("these windows were cut without their schedule; cut them again")
+    for key in np.unique(ws.session[idx]):
+        rows = np.flatnonzero(ws.session[idx] == key)
+        t_end, feats = ws.schedule[key]
+        out[rows] = replay(rule, feats, t_end)[ws.schedule_row[idx[rows]]]
+    return out
 
 
 def person_center(
@@ -110,8 +126,10 @@ def calibrated_features(ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any])
     f = ws.features[idx].copy()
     if rule["kind"] == "none":
         return f
-    if rule["kind"] in ("running", "rest"):  # a std is already 1 where there is no spread
-        mean, std = ws.running_features if rule["kind"] == "running" else rest_stats(ws, rule)[1]
+    if rule["kind"] in FEATURE_KINDS:  # the monitor's own calibrator, replayed
+        return replayed_features(ws, idx, FeatureRule.from_dict(rule))
+    if rule["kind"] == "rest":  # a std is already 1 where there is no spread
+        mean, std = rest_stats(ws, rule)[1]
         z = (f - mean[idx]) / std[idx]
         return np.clip(z, -rule["clip"], rule["clip"])  # NaN (missing) stays NaN
     for key in np.unique(ws.session[idx]):
@@ -150,17 +168,11 @@ def feature_inputs(
     ws: WindowSet, idx: np.ndarray, rule: Mapping[str, Any], fill: np.ndarray
 ) -> np.ndarray:
     """A feature model's input for the windows at ``idx``: features z-scored with the running
-    statistics at each window's end, missing values set to ``fill``, clipped; shape
-    ``(len(idx), n_features)``, float32. The same :class:`Calibration` step as
-    :class:`affectstream.model.feature_input.FeatureEncoder` applies live."""
-    rule = check_rule(rule)
-    if rule["kind"] != "running":
-        raise ValueError(
-            f"feature models are served with 'running' calibration, not {rule['kind']!r}"
-        )
-    mean, std = ws.running_features
-    cal = Calibration(mean[idx], std[idx], float(rule["clip"]), np.asarray(fill, dtype=np.float64))
-    return cal.apply(ws.features[idx]).astype(np.float32)
+    statistics at each window's end (the rule's :class:`FeatureCalibrator`), missing values set
+    to ``fill``; shape ``(len(idx), n_features)``, float32. What
+    :class:`affectstream.model.feature_input.FeatureEncoder` gives live."""
+    z = replayed_features(ws, idx, FeatureRule.from_dict(rule))
+    return np.where(np.isnan(z), np.asarray(fill, dtype=np.float64), z).astype(np.float32)
 
 
 def warm_rows(ws: WindowSet, rule: Mapping[str, Any]) -> np.ndarray:

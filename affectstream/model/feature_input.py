@@ -1,11 +1,12 @@
 """Models that take a window's DSP features as input instead of its frames.
 
 A feature model (the logistic regression the training report compares, exported as one int8
-dense layer) sees, for every window, :func:`affectstream.dsp.features.window_features` z-scored
-with the person's running statistics of those features: every window's features from the
-session's first full window on, on the hop schedule (``running`` calibration). One
-:class:`FeatureEncoder` per session does this for offline prediction and for the live monitor;
-training computes the same statistics in :func:`affectstream.model.windows.make_windows`.
+dense layer) sees, for every window, :func:`affectstream.dsp.features.window_features` scaled
+to the person by the bundle's :class:`~affectstream.model.feature_calibration.FeatureRule`
+(``running`` or ``anchored``), fed every window from the session's first full window on, on
+the hop schedule. One :class:`FeatureEncoder` per session does this for offline prediction and
+for the live monitor; training replays the same calibrator over each session's schedule
+(:func:`affectstream.model.calibrated.replayed_features`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, RunningStats
 from affectstream.dsp.features import FEATURES_VERSION, feature_names, window_features
+from affectstream.model.feature_calibration import FEATURE_KINDS, FeatureRule
 
 #: Input kinds a bundle can declare (metadata ``input.kind``; absent means frames).
 INPUT_KINDS = ("frames", "features")
@@ -54,10 +55,10 @@ def check_feature_input(metadata: Mapping[str, Any], channel_names: Sequence[str
         )
     if len(fill) != len(names):
         raise ValueError(f"input.fill has {len(fill)} values for {len(names)} features")
-    if metadata["calibration"]["kind"] != "running":
+    if metadata["calibration"]["kind"] not in FEATURE_KINDS:
         raise ValueError(
-            f"a feature model needs 'running' calibration; this one has "
-            f"{metadata['calibration']['kind']!r}: retrain with calibration kind 'running'"
+            f"a feature model needs {' or '.join(FEATURE_KINDS)} calibration; this one has "
+            f"{metadata['calibration']['kind']!r}: retrain with one of them"
         )
     return names
 
@@ -66,7 +67,8 @@ class FeatureEncoder:
     """Encode one session's windows for a feature model, in schedule order.
 
     Call :meth:`encode` for every window ending at ``window + j * hop`` frames from the
-    session's first frame, including those inside the warm-up (they only update the statistics).
+    session's first frame, including those inside the warm-up (they only update the statistics),
+    with its end ``t_end`` in seconds since that first frame.
     At the training hop (the bundle's ``default_hop_s``) the statistics are exactly those training
     used; another hop samples the same session more or less densely, which moves a mean and a
     spread over minutes of windows very little.
@@ -86,13 +88,17 @@ class FeatureEncoder:
         self.channel_names = list(channel_names)
         self.rate = float(rate)
         self.fill = np.asarray(metadata["input"]["fill"], dtype=np.float64)
-        self.clip = float(metadata["calibration"].get("clip", 4.0))
-        self.running = RunningStats(len(self.names))
+        self.calibrator = FeatureRule.from_dict(metadata["calibration"]).calibrator(len(self.names))
 
-    def encode(self, window: np.ndarray) -> np.ndarray:
-        """Features of ``window`` ``(n_frames, n_channels)``, added to the person's statistics,
-        then z-scored with them; shape ``(n_features,)``, float32, missing -> the fill value."""
+    @property
+    def ready(self) -> bool:
+        """True once the calibration's warm-up is over."""
+        return self.calibrator.ready
+
+    def encode(self, window: np.ndarray, t_end: float) -> np.ndarray:
+        """Features of ``window`` ``(n_frames, n_channels)`` ending ``t_end`` seconds after the
+        session's first frame, added to the person's calibration, then scaled by it; shape
+        ``(n_features,)``, float32, missing -> the fill value."""
         f = window_features(window, self.channel_names, self.rate)
-        self.running.update(f)
-        mean, std = self.running.stats()
-        return Calibration(mean, std, self.clip, self.fill).apply(f).astype(np.float32)
+        z = self.calibrator.step(f, t_end)
+        return np.where(np.isnan(z), self.fill, z).astype(np.float32)

@@ -146,7 +146,7 @@ def _predict_features(
     i = 0
     for e in window_ends(len(frames), n_win, hop, n_win):
         w = frames.x[e - n_win : e]
-        encoded = enc.encode(w)
+        encoded = enc.encode(w, e / frames.rate)
         if e < first:
             continue  # warm-up: statistics only
         t0, t1 = frames.k[e - n_win] / frames.rate, (frames.k[e - 1] + 1) / frames.rate
@@ -175,7 +175,7 @@ def _finish(
     if batch:
         x = np.stack(batch).astype(np.float32)
         out = np.concatenate([predictor.predict(x[j : j + 64]) for j in range(0, len(x), 64)])
-        centring = predictor.output_centring()
+        centring = predictor.output_step()
         probs[rows] = centring.apply(out) if centring is not None else out
     t_end = np.array([(frames.k[e - 1] + 1) / frames.rate for e in ends])
     return RecordingPredictions(rec, t_end, probs, quality, reasons, true)

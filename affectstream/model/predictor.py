@@ -14,6 +14,7 @@ import numpy as np
 from affectstream.dsp.calibration import (
     Calibration,
     OutputCentring,
+    OutputOffset,
     check_rule,
     make_calibration,
 )
@@ -115,13 +116,24 @@ class Predictor:
             person,
         )
 
-    def output_centring(self) -> OutputCentring | None:
-        """A fresh per-person :class:`~affectstream.dsp.calibration.OutputCentring` when the
-        bundle's calibration centres the output (``centre_output``), else None. Apply it to one
+    def output_step(self) -> OutputCentring | OutputOffset | None:
+        """The bundle's output post-processing, fresh for one person: an
+        :class:`~affectstream.dsp.calibration.OutputCentring` (``centre_output``), an
+        :class:`~affectstream.dsp.calibration.OutputOffset` (the operating point chosen in
+        training, calibration ``output``), or None (served as predicted). Apply it to one
         person's :meth:`predict` results in time order."""
-        if not self.calibration_rule["centre_output"]:
-            return None
-        return OutputCentring(len(self.classes))
+        rule = self.calibration_rule
+        if rule["centre_output"]:
+            return OutputCentring(len(self.classes))
+        out = rule.get("output")
+        if out is not None:
+            if out["class"] not in self.classes:
+                raise BundleError(
+                    f"{self.bundle.path}: output offset names class {out['class']!r}, not one of "
+                    f"{self.classes}; re-export the model"
+                )
+            return OutputOffset(self.classes.index(out["class"]), out["log_offset"])
+        return None
 
     def _resize(self, n: int) -> None:
         if n != self._batch:

@@ -84,6 +84,13 @@ class WindowSet:
         out-of-range channel.
     dropped_unlabelled, mixed_label_windows
         Windows no single label covers, and those of them that straddle a label change.
+    schedule
+        Per session, every window on its hop schedule in order (labelled, unlabelled and
+        abstained alike): ``(t_end, features)``, shapes ``(m,)`` and ``(m, n_features)``. A
+        feature calibration replays it (:func:`~affectstream.model.feature_calibration.replay`)
+        as the live monitor sees it; kept whole by :meth:`subset`.
+    schedule_row
+        Each window's row in its session's :attr:`schedule`, shape ``(n_windows,)``.
     context
         The sessions' other windows on the same schedule, those no single label covers (they
         straddle a label change or lie outside the labelled span), with ``y`` = -1: never trained
@@ -116,6 +123,8 @@ class WindowSet:
     rest_features: tuple[np.ndarray, np.ndarray] | None = None
     rest_labels: list[str] | None = None
     label_age: np.ndarray | None = None
+    schedule: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    schedule_row: np.ndarray | None = None
     context: WindowSet | None = None
 
     def __len__(self) -> int:
@@ -146,6 +155,7 @@ class WindowSet:
             rest_frames=_rows(self.rest_frames, idx),
             rest_features=_rows(self.rest_features, idx),
             label_age=None if self.label_age is None else self.label_age[idx],
+            schedule_row=None if self.schedule_row is None else self.schedule_row[idx],
         )
 
 
@@ -204,6 +214,7 @@ def make_windows(
         )
     kept, context = _Rows(), _Rows()
     stats: dict[str, SessionStats] = {}
+    schedule: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     dropped_unlab = mixed = 0
     abstained: Counter[str] = Counter()  # labelled windows the monitor abstains on, by reason
     has_ids = all(r.subject is not None for r in recordings)
@@ -250,9 +261,11 @@ def make_windows(
                 rs_x.stats(),
                 rs_f.stats(),
                 t0,
+                len(feats_all) - 1,
             )
         fa = np.array(feats_all).reshape(-1, len(fnames))
         ta = np.array(tend_all)
+        schedule[key] = (ta, fa)
         base_rows = ta <= baseline_s
         if rest_labels is not None:
             spans = np.array(span_all).reshape(-1, 2)
@@ -295,6 +308,7 @@ def make_windows(
         "hop_s": hop_s,
         "has_subject_ids": has_ids,
         "sessions": stats,
+        "schedule": schedule,
         "rest_labels": list(rest_labels) if rest_labels is not None else None,
     }
     return kept.window_set(
@@ -323,6 +337,7 @@ class _Rows:
         self.run_x: list[tuple[np.ndarray, np.ndarray]] = []
         self.run_f: list[tuple[np.ndarray, np.ndarray]] = []
         self.t0: list[float] = []
+        self.schedule_row: list[int] = []
         self.rest: list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = []
 
     def __len__(self) -> int:
@@ -340,6 +355,7 @@ class _Rows:
         run_x: tuple[np.ndarray, np.ndarray],
         run_f: tuple[np.ndarray, np.ndarray],
         t0: float,
+        schedule_row: int,
     ) -> None:
         self.x.append(x.astype(np.float32))
         self.f.append(f)
@@ -351,6 +367,7 @@ class _Rows:
         self.run_x.append(run_x)
         self.run_f.append(run_f)
         self.t0.append(t0)
+        self.schedule_row.append(schedule_row)
 
     def window_set(
         self, common: dict[str, Any], n_channels: int, n_features: int, **extra: Any
@@ -386,6 +403,7 @@ class _Rows:
             rest_frames=rest(0, n_channels),
             rest_features=rest(1, n_features),
             label_age=np.array(self.age, dtype=np.float64),
+            schedule_row=np.array(self.schedule_row, dtype=np.int64),
             **common,
             **extra,
         )

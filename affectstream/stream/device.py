@@ -100,7 +100,7 @@ class DeviceState:
             predictor.calibration(None) if frames_in and rule["kind"] == "none" else None
         )
         #: the person's output centring (``centre_output`` bundles), applied by the monitor
-        self.outputs = predictor.output_centring()
+        self.outputs = predictor.output_step()
         self.buffer = RollingWindow(self.n_win, self.pp.n_channels)
         self.next_end = first_window_end(
             self.n_win, self.hop, self.n_win if self.features else self.n_base
@@ -187,7 +187,7 @@ class DeviceState:
     def _cut(self, received: float) -> PendingWindow | None:
         w = self.buffer.window(self._win)
         if self.features is not None:
-            encoded = self.features.encode(w)  # every window feeds the feature statistics
+            encoded = self.features.encode(w, self.buffer.total / self.rate)  # feeds calibration
             if self.buffer.total < self.n_base:
                 return None  # warm-up
         t_end = (self.first_k + self.buffer.total) / self.rate  # type: ignore[operator]

@@ -58,7 +58,8 @@ def test_encoder_z_scores_with_the_statistics_so_far_and_fills_missing(excerpt):
     enc = FeatureEncoder(_meta(), pp.channel_names, pp.rate)
     wins = [frames.x[a : a + n] for a in range(0, 10 * n, n // 4)]
     feats = np.array([window_features(w, pp.channel_names, pp.rate) for w in wins])
-    out = [enc.encode(w) for w in wins]
+    ends = [(a + n) / pp.rate for a in range(0, 10 * n, n // 4)]
+    out = [enc.encode(w, t) for w, t in zip(wins, ends, strict=True)]
     # the first window is the only one seen: every finite feature sits at the centre
     assert np.allclose(out[0][np.isfinite(feats[0])], 0.0)
     mean, std = np.nanmean(feats, axis=0), np.nanstd(feats, axis=0)
@@ -68,4 +69,4 @@ def test_encoder_z_scores_with_the_statistics_so_far_and_fills_missing(excerpt):
     gap = wins[-1].copy()
     gap[:, 1] = np.nan  # no EDA at all: its features take the fill value
     eda = [i for i, f in enumerate(enc.names) if f.startswith("eda_")]
-    assert np.allclose(enc.encode(gap)[eda], 0.5)
+    assert np.allclose(enc.encode(gap, ends[-1] + 15.0)[eda], 0.5)
