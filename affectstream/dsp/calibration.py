@@ -192,9 +192,9 @@ class OutputOffset:
     """A fixed operating point: ``log_offset`` added to one class's log-probability (floored at
     :data:`PROB_FLOOR`), then renormalised. For two classes this moves the decision threshold:
     the other class is called when its odds ``p / (1 - p)`` exceed ``exp(log_offset)``, i.e.
-    its probability exceeds ``1 / (1 + exp(-log_offset))``. Training chooses the offset so that a set
-    share of the training people's calm windows (the target false-alarm rate) is called
-    otherwise (:func:`offset_for_false_alarms`). Stateless: the same for every person.
+    its probability exceeds ``1 / (1 + exp(-log_offset))``. Training chooses the offset so
+    that a set share of the training people's calm windows (the target false-alarm rate) is
+    called otherwise (:func:`offset_for_false_alarms`). Stateless: the same for every person.
     """
 
     def __init__(self, class_index: int, log_offset: float) -> None:

@@ -116,8 +116,10 @@ def choose_model(src: Path, meta: dict[str, Any], model: str) -> str:
             f"{src}: no exportable model; train with 'cnn' or 'logreg' (running calibration) "
             "among the models"
         )
-    if model == "best":
-        return max(found, key=lambda m: found[m]["cv_balanced_accuracy"])
+    if model == "best":  # a procedure scored nested, at its operating point, wins over fixed ones
+        return max(
+            found, key=lambda m: (bool(found[m].get("nested")), found[m]["cv_balanced_accuracy"])
+        )
     if model not in found:
         raise FileNotFoundError(
             f"{src}: training saved no {model} model (it saved {sorted(found)}); "
@@ -220,6 +222,8 @@ def export_bundle(
         }
     if input_meta["kind"] == "features":
         meta = _without_derived_channels(meta)
+    if entry.get("calibration"):  # the rule and operating point the procedure chose for it
+        meta = {**meta, "calibration": entry["calibration"]}
     n_frames = int(round(meta["window_s"] * meta["preprocess"]["model_rate"]))
     metadata = {
         "model_id": f"affectstream-{name}-{sha256(int8)[:10]}",
@@ -270,8 +274,8 @@ def export_bundle(
     }
     if check and meta.get("data"):
         say("checking int8 against float on the training data's labelled windows")
-        ws = _windows_for_check(meta)
         cal = meta["calibration"]
+        ws = _windows_for_check(meta)
         idx = np.arange(len(ws))
         if input_meta["kind"] == "features":
             x = feature_inputs(ws, idx, cal, np.asarray(params["fill"]))
@@ -280,9 +284,12 @@ def export_bundle(
             x = calibrated_inputs(ws, idx, cal, gc, gs)
         p_int8 = np.concatenate([pred.predict(x[i : i + 256]) for i in range(0, len(x), 256)])
         p_float = _float_predict(flt, x)
+        step = pred.output_step()
         if check_rule(cal)["centre_output"]:  # compared as served (labelled windows only here)
             p_int8 = centre_outputs(p_int8, ws.session, ws.t_end)
             p_float = centre_outputs(p_float, ws.session, ws.t_end)
+        elif step is not None:  # the operating point: stateless, the same for everyone
+            p_int8, p_float = step.apply(p_int8), step.apply(p_float)
         k = len(ws.classes)
         check_res = {
             "n_windows": int(len(ws)),

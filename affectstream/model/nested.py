@@ -68,7 +68,11 @@ class PrevalenceSets:
 
     @classmethod
     def build(
-        cls, normal: WindowSet, calm: WindowSet, heavy: WindowSet, rest_class: int,
+        cls,
+        normal: WindowSet,
+        calm: WindowSet,
+        heavy: WindowSet,
+        rest_class: int,
         rules: Sequence[FeatureRule],
     ) -> PrevalenceSets:
         """Keep each set's windows after the warm-up and replay every rule over them."""
@@ -110,16 +114,17 @@ def _predict(model: Any, x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def choose(
+def inner_search(
     sets: PrevalenceSets,
     train_subjects: np.ndarray,
     candidates: Sequence[Candidate],
     false_alarm_rate: float,
     seed: int,
     n_inner: int = 5,
-) -> Choice:
-    """The procedure on ``train_subjects`` alone: pick the candidate with the best inner
-    balanced accuracy at its operating point, refit it on all of them.
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Every candidate on inner subject-wise folds of ``train_subjects`` alone: its operating
+    point (log offset, from the inner test people's calm-day windows) and its inner balanced
+    accuracy at that point, both keyed by :attr:`Candidate.name`.
 
     Only rows of ``train_subjects`` are read (in all three sets).
     """
@@ -149,7 +154,24 @@ def choose(
         pred = OutputOffset(sets.rest_class, b).apply(oof).argmax(1)
         scores[cand.name] = balanced_accuracy(sets.normal.y[tr], pred, k)
         offsets[cand.name] = b
+    return scores, offsets
+
+
+def choose(
+    sets: PrevalenceSets,
+    train_subjects: np.ndarray,
+    candidates: Sequence[Candidate],
+    false_alarm_rate: float,
+    seed: int,
+    n_inner: int = 5,
+) -> Choice:
+    """The procedure on ``train_subjects`` alone: :func:`inner_search`, then the candidate with
+    the best inner balanced accuracy at its operating point, refitted on all of them."""
+    scores, offsets = inner_search(
+        sets, train_subjects, candidates, false_alarm_rate, seed, n_inner
+    )
     best = max(candidates, key=lambda c: scores[c.name])  # first of equals
+    tr = sets.rows("normal", train_subjects)
     return Choice(best, offsets[best.name], scores, _fit(sets, best, tr, seed))
 
 
@@ -244,22 +266,24 @@ def nested_evaluation(
     ws = sets.normal
     names = ("normal", "calm", "heavy")
     held = {n: np.full((len(getattr(sets, n)), len(ws.classes)), np.nan) for n in names}
-    per_cand = {
-        c.name: {n: np.full_like(held[n], np.nan) for n in names} for c in candidates
-    }
+    per_cand = {c.name: {n: np.full_like(held[n], np.nan) for n in names} for c in candidates}
     chosen: list[dict[str, Any]] = []
     for fi, (train_subj, test_subj) in enumerate(folds):
         if set(map(str, train_subj)) & set(map(str, test_subj)):
             raise ValueError(f"outer fold {fi + 1} has people in both training and test")
-        choice = choose(sets, train_subj, candidates, false_alarm_rate, seed)
+        scores, offsets = inner_search(sets, train_subj, candidates, false_alarm_rate, seed)
+        tr = sets.rows("normal", train_subj)
+        alone = {  # each candidate alone, its operating point chosen inside
+            c.name: Choice(c, offsets[c.name], scores, _fit(sets, c, tr, seed)) for c in candidates
+        }
+        choice = alone[max(candidates, key=lambda c: scores[c.name]).name]
         for n in names:
             rows = sets.rows(n, test_subj)
             held[n][rows] = serve(sets, choice, n, rows)
-        for cand in candidates:  # each candidate alone, its operating point chosen inside
-            alone = choose(sets, train_subj, [cand], false_alarm_rate, seed)
+        for cand in candidates:
             for n in names:
                 rows = sets.rows(n, test_subj)
-                per_cand[cand.name][n][rows] = serve(sets, alone, n, rows)
+                per_cand[cand.name][n][rows] = serve(sets, alone[cand.name], n, rows)
         chosen.append(
             {
                 "fold": fi + 1,
@@ -277,9 +301,70 @@ def nested_evaluation(
     return {
         "false_alarm_target": false_alarm_rate,
         "procedure": prevalence_figures(sets, held, permutations, seed),
-        "candidates": {
-            c: prevalence_figures(sets, p, 0, seed) for c, p in per_cand.items()
-        },
+        "candidates": {c: prevalence_figures(sets, p, 0, seed) for c, p in per_cand.items()},
         "folds": chosen,
         "held_out": held,
     }
+
+
+def nested_stage(
+    recordings: Sequence[Any],
+    preprocess: dict[str, Any],
+    normal: WindowSet,
+    subject_folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    rest_label: str,
+    *,
+    rules: Sequence[FeatureRule],
+    c_values: Sequence[float],
+    false_alarm_rate: float,
+    seed: int,
+    permutations: int,
+    window_s: float,
+    hop_s: float,
+    max_missing: float,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], Choice, PrevalenceSets]:
+    """Cut every recording as a calm day and as a stress-heavy session, run the nested
+    evaluation on ``subject_folds`` and the procedure once more on every person (the model to
+    export). ``normal``: the recordings' windows as :func:`make_windows` cut them (unsubset).
+
+    Returns the report section, the final :class:`Choice` and the sets it was made on.
+    """
+    from affectstream.model.prevalence import calm_day, stress_heavy
+    from affectstream.model.windows import make_windows
+
+    say = progress or (lambda _m: None)
+    cut = {"window_s": window_s, "hop_s": hop_s, "max_missing": max_missing}
+    say("prevalence re-cuts: calm day and stress-heavy session of every recording")
+    calm = make_windows(
+        [calm_day(r, [rest_label]) for r in recordings], preprocess, classes=normal.classes, **cut
+    )
+    heavy = make_windows(
+        [stress_heavy(r, [rest_label]) for r in recordings],
+        preprocess,
+        classes=normal.classes,
+        **cut,
+    )
+    sets = PrevalenceSets.build(normal, calm, heavy, normal.classes.index(rest_label), rules)
+    candidates = [Candidate(r, c) for r in rules for c in c_values]
+    say(f"nested selection: {len(candidates)} candidates x {len(subject_folds)} outer folds")
+    res = nested_evaluation(
+        sets, subject_folds, candidates, false_alarm_rate, seed, permutations, say
+    )
+    final = choose(sets, np.unique(sets.normal.subject), candidates, false_alarm_rate, seed)
+    say(f"nested selection on every person: {final.candidate.name}")
+    res["final"] = {
+        "candidate": final.candidate.name,
+        "rule": final.candidate.rule.to_dict(),
+        "c": final.candidate.c,
+        "log_offset": final.log_offset,
+        "rest_class": rest_label,
+        "inner_balanced_accuracy": final.inner_scores,
+    }
+    res["n_candidates"] = len(candidates)
+    res["windows"] = {
+        "normal": len(sets.normal),
+        "calm_day": len(sets.calm),
+        "stress_heavy": len(sets.heavy),
+    }
+    return res, final, sets

@@ -211,6 +211,68 @@ def _learning_curve(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _prevalence_row(name: str, f: dict[str, Any]) -> str:
+    sb = f["subject_balanced_accuracy"]
+    cd, sh = f["calm_day"], f["stress_heavy"]
+    p = f.get("p_value")
+    return (
+        f"| {name} | **{_fmt(f['balanced_accuracy'])}** | {_fmt(sb['mean'])} "
+        f"[{_fmt(sb['ci95'][0])}, {_fmt(sb['ci95'][1])}] | {'-' if p is None else f'{p:.3g}'} "
+        f"| {_fmt(f['sensitivity'])} | **{_fmt(cd['false_alarm_rate'])}** "
+        f"({_fmt(cd['per_subject_range'][0])} to {_fmt(cd['per_subject_range'][1])}) "
+        f"| {_fmt(sh['sensitivity'])} | {_fmt(f['opening_rest_false_alarm_rate'])} |"
+    )
+
+
+def _nested(report: dict[str, Any]) -> list[str]:
+    """The headline: the exportable procedure scored nested, with its prevalence checks."""
+    n = report.get("nested")
+    if not n:
+        return []
+    if "skipped" in n:
+        return ["## Headline (nested selection)", "", f"Skipped: {n['skipped']}.", ""]
+    fin = n["final"]
+    head = (
+        "| procedure | balanced accuracy | per-subject mean [95% CI] | p | sensitivity "
+        "| calm-day false alarms (per person) | stress-heavy sensitivity | opening-rest false "
+        "alarms |"
+    )
+    lines = [
+        "## Headline: the exported procedure, nested (what the next person gets)",
+        "",
+        f"Every choice is made inside the training folds: the feature calibration rule and the "
+        f"logistic regression's C ({n['n_candidates']} candidates, compared on inner "
+        "subject-wise folds), and the operating point, set so that "
+        f"{n['false_alarm_target']:.0%} of the inner test people's calm-day windows are called "
+        "something else. The outer folds' people are scored on their sessions as recorded, on "
+        "a *calm day* (every stress period and the 120 s after it cut out, rest kept with gaps) "
+        "and on a *stress-heavy* session (every rest period cut to its first third). "
+        f"Windows: {n['windows']['normal']} as recorded, {n['windows']['calm_day']} calm-day, "
+        f"{n['windows']['stress_heavy']} stress-heavy. Chance: "
+        f"{_fmt(n['procedure']['chance_level'])}.",
+        "",
+        head,
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        _prevalence_row("nested selection (exported)", n["procedure"]),
+        "",
+        "Each candidate alone under the same outer folds (its operating point chosen inside; "
+        "the best of these is an optimistic figure, the procedure above is not):",
+        "",
+        head,
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [_prevalence_row(c, f) for c, f in n["candidates"].items()]
+    lines += [
+        "",
+        "Choices per outer fold: "
+        + "; ".join(f"{f['fold']}: {f['candidate']}" for f in n["folds"])
+        + f". On every person (the exported model): {fin['candidate']}, log offset "
+        f"{fin['log_offset']:.3f} on `{fin['rest_class']}`.",
+        "",
+    ]
+    return lines
+
+
 def markdown(report: dict[str, Any], figures: list[str]) -> str:
     """The report as Markdown."""
     ds = report["dataset"]
@@ -230,9 +292,11 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     ]
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- **{w}**" for w in report["warnings"]] + [""]
+    lines += _nested(report)
     centred = any("uncentred" in r for r in report["models"].values())
     lines += [
-        "## Held-out results",
+        "## Held-out results, every model under the table's fixed rule"
+        + (" (for comparison: not nested, at argmax)" if report.get("nested") else ""),
         "",
         "| model | balanced accuracy | macro-F1 | per-subject mean [95% CI] | p (permutation) "
         "| time (s) |" + (" output not centred |" if centred else ""),
@@ -318,8 +382,12 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             "cross-validated balanced accuracy; `--model` names another.",
             "",
         ]
-    elif report.get("not_exported"):
-        lines += ["## Export", "", f"Nothing saved for export: {report['not_exported']}.", ""]
+    if report.get("not_exported"):
+        what = "Not saved for export" if report.get("exportable") else "Nothing saved for export"
+        lines += ([] if report.get("exportable") else ["## Export", ""]) + [
+            f"{what}: {report['not_exported']}.",
+            "",
+        ]
     lines += [
         "## Per subject (balanced accuracy)",
         "",

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from affectstream.model.feature_calibration import FeatureRule
+
 MODELS = ("majority", "logreg", "forest", "cnn", "researcher_cnn")
 SPLITS = ("groupkfold", "loso")
 
@@ -52,6 +54,16 @@ class TrainConfig:
     seed: int = 0
     ablation: bool = True
     learning_curve: bool = True
+    #: nested selection of the exportable feature model's procedure (rule, C, operating point)
+    nested: bool = True
+    #: operating point: the share of calm windows the exported model may call something else
+    false_alarm_rate: float = 0.10
+    #: feature calibration rules the nested selection compares (FeatureRule keys)
+    feature_rules: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"kind": "running"}, {"kind": "anchored"}]
+    )
+    #: logistic-regression inverse regularisation strengths it compares
+    nested_c: list[float] = field(default_factory=lambda: [0.03, 0.1, 0.3])
     max_subjects: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     preprocess: dict[str, Any] | None = None
@@ -69,6 +81,14 @@ class TrainConfig:
             raise ValueError(f"n_splits = {self.n_splits}: need at least 2 folds")
         if not 0 <= self.max_missing < 1:
             raise ValueError(f"max_missing = {self.max_missing}: a fraction in [0, 1)")
+        if not 0 < self.false_alarm_rate < 1:
+            raise ValueError(
+                f"false_alarm_rate = {self.false_alarm_rate}: a fraction in (0, 1), e.g. 0.1"
+            )
+        if not self.feature_rules or not self.nested_c or min(self.nested_c) <= 0:
+            raise ValueError("feature_rules and nested_c need at least one entry; C > 0")
+        for r in self.feature_rules:
+            FeatureRule.from_dict(r)  # raises naming the bad rule
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -109,6 +129,7 @@ class TrainConfig:
 #: A configuration small enough for tests: two folds, few epochs, no permutations to speak of.
 REDUCED = {
     "n_splits": 2,
+    "nested_c": [0.1],
     "hop_s": 30.0,
     "permutations": 50,
     "cnn": {"epochs": 3, "patience": 2},

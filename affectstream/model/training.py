@@ -30,9 +30,11 @@ from affectstream.model.calibrated import (
     fit_global,
     warm_rows,
 )
+from affectstream.model.feature_calibration import FeatureRule
 from affectstream.model.hindsight import hindsight_figures
 from affectstream.model.learning_curve import Serving, learning_curve
 from affectstream.model.metrics import recall_by_age, shift_permutation_pvalue, summarize
+from affectstream.model.nested import Choice, PrevalenceSets, nested_stage
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
 
@@ -78,12 +80,10 @@ def rest_labels(recordings: Sequence[Recording]) -> list[str]:
 def resolve_rule(
     calibration: dict[str, Any] | None, recordings: Sequence[Recording], long_enough: bool
 ) -> dict[str, Any]:
-    """The training's calibration rule: the configured one (a ``rest`` rule without labels
-    takes the rest-like labels found; ``centre_output`` defaults to true with ``running``) or
+    """The comparison table's calibration rule: the configured one (a ``rest`` rule without
+    labels takes the rest-like labels found; ``centre_output`` is off unless set) or
     :func:`default_calibration`."""
     rule = dict(calibration or default_calibration(long_enough))
-    # the training default centres a running model's output (a bundle without the key: not)
-    rule.setdefault("centre_output", rule.get("kind") == "running")
     if rule.get("kind") == "rest" and not rule.get("labels"):
         found = rest_labels(recordings)
         if not found:
@@ -140,12 +140,62 @@ def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
 
 
 def default_calibration(ws_sessions_long_enough: bool) -> dict[str, Any]:
-    """Running calibration (the person's statistics so far, after a 5-minute warm-up) with the
-    model's output centred on the person's own mean so far, when sessions are long enough for
-    it, else the person's own data (offline only)."""
+    """The comparison table's rule: running calibration (the person's statistics so far,
+    after a 5-minute warm-up) when sessions are long enough for it, else the person's own data
+    (offline only). Output centring is off: it fails the calm-day check (it puts the
+    threshold at the person's own mean output); ``centre_output = true`` turns it on."""
     if ws_sessions_long_enough:
-        return {"kind": "running", "min_s": DEFAULT_BASELINE_S, "centre_output": True}
+        return {"kind": "running", "min_s": DEFAULT_BASELINE_S, "centre_output": False}
     return {"kind": "subject"}
+
+
+def run_nested(
+    recs: Sequence[Recording],
+    preprocess: dict[str, Any],
+    ws_all: WindowSet,
+    ws: WindowSet,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    cfg: TrainConfig,
+    say: Progress,
+) -> tuple[dict[str, Any] | None, Choice | None, PrevalenceSets | None]:
+    """The nested evaluation of the exportable feature model's procedure with its prevalence
+    checks (:func:`~affectstream.model.nested.nested_stage`) on the outer ``folds`` of ``ws``,
+    or a report entry saying why it was skipped."""
+    if not cfg.nested or "logreg" not in cfg.models:
+        return None, None, None
+    rest = [c for c in rest_labels(recs) if c in ws.classes]
+    rules = [FeatureRule.from_dict(r) for r in cfg.feature_rules]
+    need = max(r.min_s for r in rules) + cfg.window_s
+    why = None
+    if len(rest) != 1:
+        why = (
+            f"it needs exactly one rest-like class (found {rest or 'none'} among {ws.classes}; "
+            f"rest-like names: {', '.join(REST_LABEL_NAMES[:6])}, ...)"
+        )
+    elif min(r.duration for r in recs) < need:
+        why = f"it needs sessions of at least {need:g} s (warm-up plus one window)"
+    if why is not None:
+        say(f"nested selection skipped: {why}")
+        return {"skipped": why}, None, None
+    subject_folds = [(np.unique(ws.subject[tr]), np.unique(ws.subject[te])) for tr, te in folds]
+    res, final, sets = nested_stage(
+        recs,
+        preprocess,
+        ws_all,
+        subject_folds,
+        rest[0],
+        rules=rules,
+        c_values=cfg.nested_c,
+        false_alarm_rate=cfg.false_alarm_rate,
+        seed=cfg.seed,
+        permutations=cfg.permutations,
+        window_s=cfg.window_s,
+        hop_s=cfg.hop_s,
+        max_missing=cfg.max_missing,
+        progress=say,
+    )
+    res.pop("held_out")
+    return res, final, sets
 
 
 def make_folds(ws: WindowSet, split: str, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -457,6 +507,7 @@ def run_training(
         baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
         rest_labels=(rule["labels"] if rule["kind"] == "rest" else rest_labels(recs) or None),
     )
+    ws_all = ws
     warnings: list[str] = []
     if warmup_s(rule) > 0:  # the monitor predicts only once the baseline / warm-up is over
         warm = warm_rows(ws, rule)
@@ -584,6 +635,7 @@ def run_training(
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
     if ws.label_age is not None:  # when in a labelled period the best model errs
         results[best]["by_label_age"] = recall_by_age(ws.y, preds[best], ws.label_age, ws.classes)
+    nested, final_choice, nested_sets = run_nested(recs, preprocess, ws_all, ws, folds, cfg, say)
     ablation = run_ablation(ws, rule, cfg.n_splits, cfg.seed) if cfg.ablation else []
     feature_models = {m: FEATURE_MODELS[m] for m in models if m in FEATURE_MODELS}
     curve: list[dict[str, Any]] = []
@@ -624,13 +676,17 @@ def run_training(
         "best_p_value": results[best]["p_value"],
         "permutation_test": f"{cfg.permutations} circular shifts of each subject's label "
         "sequence against fixed predictions",
+        "nested": nested,
         "ablation": ablation,
         "learning_curve": curve,
         "warnings": warnings,
         "config": cfg.as_dict(),
     }
     exportable: dict[str, dict[str, Any]] = {}
-    if "logreg" in models and rule["kind"] == "running":
+    if final_choice is not None and nested_sets is not None and nested is not None:
+        say("final logistic regression: the nested procedure's choice on every person, for export")
+        exportable["logreg"] = _save_nested_logreg(nested_sets, final_choice, nested, cfg, out)
+    elif "logreg" in models and rule["kind"] == "running":
         say("final logistic regression: fitting on all subjects for export")
         exportable["logreg"] = _save_final_logreg(ws, rule, cfg, out)
     if rule["kind"] == "rest":
@@ -721,6 +777,41 @@ def _save_final_logreg(
     }
 
 
+def _save_nested_logreg(
+    sets: PrevalenceSets, choice: Choice, nested: dict[str, Any], cfg: TrainConfig, out: Path
+) -> dict[str, Any]:
+    """Save the logistic regression the nested procedure chose on every person, with its
+    feature calibration and operating point (the bundle's ``calibration``), and representative
+    inputs for export."""
+    ws = sets.normal
+    params = baselines.logreg_params(choice.model, ws.feature_names, ws.classes)
+    (out / "logreg.json").write_text(json.dumps(params, indent=1))
+    final = nested["final"]
+    calibration = {
+        **choice.candidate.rule.to_dict(),
+        "centre_output": False,
+        "output": {
+            "kind": "offset",
+            "class": final["rest_class"],
+            "log_offset": choice.log_offset,
+            "target_false_alarm_rate": cfg.false_alarm_rate,
+        },
+    }
+    x = feature_inputs(ws, np.arange(len(ws)), calibration, np.asarray(params["fill"]))
+    _save_representative(x, cfg.seed, out / "representative_features.npy")
+    figures = nested["procedure"]
+    return {
+        "file": "logreg.json",
+        "input": "features",
+        "representative": "representative_features.npy",
+        "calibration": calibration,
+        "nested": True,
+        "nested_balanced_accuracy": figures["balanced_accuracy"],
+        "calm_day_false_alarm_rate": figures["calm_day"]["false_alarm_rate"],
+        "stress_heavy_sensitivity": figures["stress_heavy"]["sensitivity"],
+    }
+
+
 def _save_model_meta(
     ws: WindowSet,
     rule: dict[str, Any],
@@ -733,7 +824,11 @@ def _save_model_meta(
     """``model_meta.json``: what export needs besides the saved models."""
     gc, gs = fit_global(ws, np.unique(ws.session), rule)
     for name, entry in exportable.items():
-        entry["cv_balanced_accuracy"] = report["models"][name]["balanced_accuracy"]
+        entry["cv_balanced_accuracy"] = (
+            entry["nested_balanced_accuracy"]
+            if entry.get("nested")
+            else report["models"][name]["balanced_accuracy"]
+        )
     meta = {
         "classes": ws.classes,
         "channels": ws.channel_names,

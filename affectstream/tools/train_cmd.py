@@ -34,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calmness or non-stress, unless the config names calibration.labels)",
     )
     p.add_argument("--max-subjects", type=int, help="use only the first N subjects")
+    p.add_argument(
+        "--false-alarm-rate",
+        type=float,
+        metavar="RATE",
+        help="operating point of the exported model: the share of calm windows it may call "
+        "something else (default 0.1)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_recording_args(p)
     p.set_defaults(func=run)
@@ -53,6 +60,8 @@ def build_config(args: argparse.Namespace):
         base["calibration"] = {**(base.get("calibration") or {}), "kind": args.calibration}
     if args.max_subjects:
         base["max_subjects"] = args.max_subjects
+    if args.false_alarm_rate is not None:
+        base["false_alarm_rate"] = args.false_alarm_rate
     data = dict(base.get("data") or {})
     for key in (
         "format",

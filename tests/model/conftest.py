@@ -17,7 +17,13 @@ def reduced_run(tmp_path_factory, stress_predict) -> tuple[Path, dict]:
     from affectstream.model.training import run_training
 
     cfg = TrainConfig.from_dict(
-        {**REDUCED, "max_subjects": 4, "models": ["majority", "logreg", "cnn"]}
+        {
+            **REDUCED,
+            "max_subjects": 4,
+            "models": ["majority", "logreg", "cnn"],
+            # the comparison table with output centring, to test that path too (not a default)
+            "calibration": {"kind": "running", "centre_output": True},
+        }
     )
     out = tmp_path_factory.mktemp("reduced") / "out"
     lines: list[str] = []

@@ -16,7 +16,6 @@ from affectstream.model.calibrated import feature_inputs, warm_rows  # noqa: E40
 from affectstream.model.export import choose_model, export_bundle, logreg_keras  # noqa: E402
 from affectstream.model.offline import predict_recording  # noqa: E402
 from affectstream.model.predictor import Predictor  # noqa: E402
-from affectstream.model.training import centre_held_out  # noqa: E402
 from affectstream.model.windows import make_windows  # noqa: E402
 
 
@@ -36,6 +35,9 @@ def test_logreg_as_a_dense_layer_equals_the_sklearn_pipeline(n_classes):
 def test_choose_model_explains_a_model_training_did_not_save(tmp_path):
     meta = {"exportable": {"cnn": {"cv_balanced_accuracy": 0.6}}}
     assert choose_model(tmp_path, meta, "best") == "cnn"
+    meta["exportable"]["logreg"] = {"cv_balanced_accuracy": 0.5, "nested": True}
+    assert choose_model(tmp_path, meta, "best") == "logreg"
+    del meta["exportable"]["logreg"]
     with pytest.raises(FileNotFoundError, match="saved no logreg model.*running calibration"):
         choose_model(tmp_path, meta, "logreg")
     with pytest.raises(ValueError, match="use one of best, cnn, logreg"):
@@ -43,11 +45,12 @@ def test_choose_model_explains_a_model_training_did_not_save(tmp_path):
 
 
 @pytest.mark.slow
-def test_best_export_takes_the_better_cross_validated_model(reduced_run, tmp_path):
+def test_best_export_takes_the_procedure_scored_nested(reduced_run, tmp_path):
     out, report = reduced_run
     s = export_bundle(out, tmp_path / "best.afb", check=False, progress=None)
-    cv = {m: report["models"][m]["balanced_accuracy"] for m in ("logreg", "cnn")}
-    assert s["model"] == max(cv, key=cv.get)
+    # the logistic regression's procedure was scored nested, at its operating point, with the
+    # prevalence checks; the CNN's figure is a fixed rule's at argmax: not comparable
+    assert report["nested"]["procedure"] and s["model"] == "logreg"
     cnn = export_bundle(out, tmp_path / "cnn.afb", model="cnn", check=False, progress=None)
     pred = Predictor(cnn["bundle"])
     assert pred.input_kind == "frames" and pred.input_shape == (1920, 4)  # + heart rate
@@ -88,13 +91,10 @@ def test_feature_bundle_serves_what_training_computed(reduced_run, tmp_path, exc
     ws = ws.subset(warm_rows(ws, cal))
     ws = dataclasses.replace(ws, context=ws.context.subset(warm_rows(ws.context, cal)))
     fill = np.asarray(json.loads((out / "logreg.json").read_text())["fill"])
-    # training centres each person's output over the labelled and the context windows
-    assert cal["centre_output"] and len(ws.context) >= 3
-    train_side = centre_held_out(
-        ws,
-        pred.predict(feature_inputs(ws, np.arange(len(ws)), cal, fill)),
-        pred.predict(feature_inputs(ws.context, np.arange(len(ws.context)), cal, fill)),
-    )
+    # the nested procedure's rule and operating point: a fixed offset on the rest class
+    assert not cal["centre_output"] and cal["output"]["class"] == "non-stress"
+    step = pred.output_step()
+    train_side = step.apply(pred.predict(feature_inputs(ws, np.arange(len(ws)), cal, fill)))
     rp = predict_recording(pred, excerpt)
     k0 = Preprocessor(meta["preprocess"]).process_recording(excerpt).k[0] / pred.rate
     live = {round(float(t), 3): p for t, p in zip(rp.t_end, rp.probs, strict=True)}

@@ -36,7 +36,7 @@ def test_a_feature_list_from_another_version_is_refused_by_name():
         check_feature_input(_meta(names=["hr_bpm"], fill=[0.0]), CHANNELS)
     meta = _meta()
     meta["calibration"] = {"kind": "baseline", "baseline_s": 300.0}
-    with pytest.raises(ValueError, match="needs 'running' calibration"):
+    with pytest.raises(ValueError, match="needs running or anchored calibration"):
         check_feature_input(meta, CHANNELS)
 
 

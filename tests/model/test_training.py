@@ -83,12 +83,33 @@ def test_stress_predict_reduced_run(reduced_run):
     # both exportable models are saved, with their cross-validated scores
     meta = json.loads((out / "model_meta.json").read_text())
     assert set(meta["exportable"]) == {"logreg", "cnn"}
-    for name, entry in meta["exportable"].items():
+    for entry in meta["exportable"].values():
         assert (out / entry["file"]).is_file() and (out / entry["representative"]).is_file()
-        assert entry["cv_balanced_accuracy"] == report["models"][name]["balanced_accuracy"]
+    # the CNN's figure is the comparison table's; the logistic regression's, its procedure's
+    assert meta["exportable"]["cnn"]["cv_balanced_accuracy"] == (
+        report["models"]["cnn"]["balanced_accuracy"]
+    )
+    nested = report["nested"]
+    logreg = meta["exportable"]["logreg"]
+    assert logreg["nested"] and logreg["cv_balanced_accuracy"] == (
+        nested["procedure"]["balanced_accuracy"]
+    )
+    assert logreg["calibration"]["kind"] in ("running", "anchored")
+    assert logreg["calibration"]["output"]["class"] == "non-stress"
     assert set(report["exportable"]) == {"logreg", "cnn"}
+    # the headline: nested figures with the prevalence checks, one choice per outer fold
+    proc = nested["procedure"]
+    assert 0 <= proc["calm_day"]["false_alarm_rate"] <= 1 and proc["calm_day"]["n_windows"] > 0
+    assert 0 <= proc["stress_heavy"]["sensitivity"] <= 1
+    assert 0 < proc["p_value"] <= 1 and proc["chance_level"] == 0.5
+    assert len(nested["folds"]) == report["split"]["n_folds"]
+    assert set(nested["candidates"]) == {
+        "running (warm-up 300 s), C=0.1",
+        "anchored 120-300 s, C=0.1",
+    }
     md = (out / "report.md").read_text()
     assert "## Export" in md and "output not centred" in md and " worse" in md
+    assert "## Headline: the exported procedure, nested" in md and "calm-day false alarms" in md
     # beside each model as served: what calibration could reach with hindsight
     assert "hindsight" not in report["models"]["majority"]
     for name in ("logreg", "cnn"):
@@ -167,16 +188,16 @@ def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
         "clip": 4.0,
         "centre_output": False,
     }
-    # a running rule, the default or a configured one, centres the output unless told not to
-    assert resolve_rule(None, [rec("a")], True)["centre_output"] is True
-    assert resolve_rule({"kind": "running"}, [rec("a")], True)["centre_output"] is True
-    off = {"kind": "running", "centre_output": False}
-    assert resolve_rule(off, [rec("a")], True)["centre_output"] is False
+    # output centring fails the calm-day check: only a rule that asks for it has it
+    assert resolve_rule(None, [rec("a")], True)["centre_output"] is False
+    assert resolve_rule({"kind": "running"}, [rec("a")], True)["centre_output"] is False
+    on = {"kind": "running", "centre_output": True}
+    assert resolve_rule(on, [rec("a")], True)["centre_output"] is True
     assert rule["centre_output"] is False  # rest
 
 
 @pytest.mark.slow
-def test_training_with_rest_calibration_reports_it_and_exports_nothing(tmp_path, stress_predict):
+def test_training_with_rest_calibration_exports_only_the_nested_procedure(tmp_path, stress_predict):
     cfg = TrainConfig.from_dict(
         {
             **REDUCED,
@@ -190,6 +211,10 @@ def test_training_with_rest_calibration_reports_it_and_exports_nothing(tmp_path,
     assert report["calibration"]["kind"] == "rest"
     assert report["calibration"]["labels"] == ["non-stress"]
     assert "rest" in {a["calibration"] for a in report["ablation"]}
+    # the table's rule needs rest periods marked live, so none of its models is exported; the
+    # nested procedure chooses its own feature rule, which the monitor serves
     assert "rest periods" in report["not_exported"]
-    assert not (tmp_path / "model_meta.json").exists()
-    assert "Nothing saved for export" in (tmp_path / "report.md").read_text()
+    meta = json.loads((tmp_path / "model_meta.json").read_text())
+    assert set(meta["exportable"]) == {"logreg"}
+    assert meta["exportable"]["logreg"]["calibration"]["kind"] in ("running", "anchored")
+    assert "rest periods" in (tmp_path / "report.md").read_text()

@@ -18,17 +18,44 @@ def predictor():
     return Predictor("default")
 
 
+#: Feature-model calibrations (the packaged model's weights under each rule and output step).
+FEATURE_RULES = {
+    "features-running": {"kind": "running", "min_s": 300.0},
+    "features-running-centred": {"kind": "running", "min_s": 300.0, "centre_output": True},
+    "features-anchored": {"kind": "anchored", "min_s": 300.0, "settle_s": 120.0},
+    "features-anchored-offset": {
+        "kind": "anchored",
+        "min_s": 240.0,
+        "settle_s": 60.0,
+        "output": {"kind": "offset", "class": "non-stress", "log_offset": 0.7},
+    },
+}
+
+
 @pytest.fixture(
     scope="module",
-    params=["bundled", "cnn-none", "cnn-baseline", "cnn-running", "cnn-running-centred"],
+    params=[
+        "bundled",
+        "cnn-none",
+        "cnn-baseline",
+        "cnn-running",
+        "cnn-running-centred",
+        *FEATURE_RULES,
+    ],
 )
 def any_rule_predictor(request, tmp_path_factory):
-    """The packaged model, and a frame-input CNN under each calibration rule, with and without
-    output centring (the rule is metadata; weights unchanged)."""
+    """The packaged model, the packaged feature model under every feature calibration and
+    output step, and a frame-input CNN under each frame rule, with and without output
+    centring (the rule is metadata; weights unchanged)."""
     if request.param == "bundled":
         return Predictor("default")
     if request.param == "cnn-running":
         return Predictor(CNN_BUNDLE)
+    path = tmp_path_factory.mktemp("rules") / f"{request.param}.afb"
+    if request.param in FEATURE_RULES:
+        b = read_bundle(Predictor("default").bundle.path)
+        meta = {**b.metadata, "calibration": {"clip": 4.0, **FEATURE_RULES[request.param]}}
+        return Predictor(write_bundle(path, meta, b.model_bytes))
     b = read_bundle(CNN_BUNDLE)
     kind = request.param.removeprefix("cnn-").removesuffix("-centred")
     rule = {**b.metadata["calibration"], "kind": kind}
@@ -37,7 +64,6 @@ def any_rule_predictor(request, tmp_path_factory):
         rule.pop("min_s", None)
     rule.pop("baseline_s", None)
     meta = {**b.metadata, "calibration": rule}
-    path = tmp_path_factory.mktemp("rules") / f"{request.param}.afb"
     return Predictor(write_bundle(path, meta, b.model_bytes))
 
 
@@ -146,3 +172,38 @@ def test_rules_a_live_stream_cannot_provide_are_refused_with_the_way_out(
     if rule["kind"] == "rest":  # offline prediction needs the rest periods too
         with pytest.raises(ValueError, match="rest periods marked"):
             predict_recording(pred, excerpt)
+
+
+def test_training_windows_equal_offline_for_every_feature_rule(any_rule_predictor, excerpt):
+    """monitor = offline (above) and offline = training: the windows training cuts, calibrated
+    by replaying each session's schedule, give what offline prediction serves."""
+    import dataclasses
+
+    from affectstream.dsp.preprocessor import Preprocessor
+    from affectstream.model.calibrated import feature_inputs, warm_rows
+    from affectstream.model.offline import predict_recording
+    from affectstream.model.training import centre_held_out
+    from affectstream.model.windows import make_windows
+
+    pred = any_rule_predictor
+    if pred.input_kind != "features":
+        pytest.skip("frame models: covered by the CNN parity tests")
+    meta, cal = pred.metadata, pred.calibration_rule
+    ws = make_windows(
+        [excerpt], meta["preprocess"], window_s=meta["window_s"], hop_s=meta["default_hop_s"]
+    )
+    ws = ws.subset(warm_rows(ws, cal))
+    ws = dataclasses.replace(ws, context=ws.context.subset(warm_rows(ws.context, cal)))
+    fill = np.asarray(meta["input"]["fill"])
+    p = pred.predict(feature_inputs(ws, np.arange(len(ws)), cal, fill))
+    if cal["centre_output"]:
+        ctx = pred.predict(feature_inputs(ws.context, np.arange(len(ws.context)), cal, fill))
+        p = centre_held_out(ws, p, ctx)
+    elif pred.output_step() is not None:
+        p = pred.output_step().apply(p)
+    rp = predict_recording(pred, excerpt)
+    k0 = Preprocessor(meta["preprocess"]).process_recording(excerpt).k[0] / pred.rate
+    live = {round(float(t), 3): q for t, q in zip(rp.t_end, rp.probs, strict=True)}
+    assert len(ws) >= 30
+    for t, q in zip(ws.t_end, p, strict=True):
+        np.testing.assert_allclose(live[round(float(t + k0), 3)], q, atol=1e-6)
