@@ -1,4 +1,5 @@
-"""One device's live state: DSP, rolling window, calibration and the hop schedule."""
+"""One device's live state: its DSP and its person session (window schedule, calibration,
+output step), with counters."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.dsp.calibration import Calibration, OutputCentring, RunningStats, person_stats
+from affectstream.dsp.calibration import OutputCentring, OutputOffset
 from affectstream.dsp.preprocessor import Frames, Preprocessor
-from affectstream.dsp.quality import window_quality
-from affectstream.model.feature_input import FeatureEncoder
-from affectstream.model.offline import baseline_frames, first_window_end
 from affectstream.model.predictor import Predictor
-from affectstream.stream.buffer import RollingWindow
+from affectstream.model.session import MAX_MISSING, PersonSession
 
 
 @dataclass
@@ -30,8 +28,8 @@ class PendingWindow:
     quality: float
     reason: str | None
     received: float  #: perf_counter() when the data completing the window arrived
-    #: the device's output centring, applied to the prediction (None: served as predicted)
-    outputs: OutputCentring | None = None
+    #: the device's output step, applied to the prediction (None: served as predicted)
+    outputs: OutputCentring | OutputOffset | None = None
 
 
 @dataclass
@@ -48,11 +46,10 @@ class DeviceCounters:
 class DeviceState:
     """Turns one device's chunks into windows on the bundle's schedule.
 
-    The windows end every hop from the device's first frame (``window + j * hop`` frames), as
-    :func:`affectstream.model.offline.window_ends` schedules them offline; with baseline or
-    running calibration the first window waits until the baseline (the warm-up) is complete.
-    A feature model's windows are cut from the first full window on: those inside the warm-up
-    only feed the person's feature statistics and are not returned.
+    The device's Preprocessor makes frames; its :class:`~affectstream.model.session.PersonSession`
+    (the one offline prediction uses too) cuts the windows every hop from the device's first
+    frame, calibrates them to the person and holds the output step. With a warm-up the first
+    window waits until it is over.
     """
 
     def __init__(
@@ -60,7 +57,7 @@ class DeviceState:
         device: str,
         predictor: Predictor,
         hop_s: float | None = None,
-        max_missing: float = 0.1,
+        max_missing: float = MAX_MISSING,
     ) -> None:
         meta = predictor.metadata
         self.device = device
@@ -68,9 +65,6 @@ class DeviceState:
         self.pp = Preprocessor(meta["preprocess"])
         predictor.check_channels(self.pp.channel_names)
         self.rate = self.pp.rate
-        self.n_win = predictor.window_frames
-        self.hop = max(1, int(round((hop_s or float(meta["default_hop_s"])) * self.rate)))
-        self.max_missing = max_missing
         rule = predictor.calibration_rule
         if rule["kind"] in ("subject", "rest"):
             what = "a person's whole data" if rule["kind"] == "subject" else "marked rest periods"
@@ -79,41 +73,19 @@ class DeviceState:
                 "which the live monitor cannot provide; export a model trained with 'running', "
                 "'baseline' or 'none' calibration"
             )
-        self.n_base = baseline_frames(predictor)
-        #: a feature model's encoder (the person's running feature statistics), else None
-        self.features = (
-            FeatureEncoder(meta, self.pp.channel_names, self.rate)
-            if predictor.input_kind == "features"
-            else None
-        )
-        frames_in = self.features is None
-        self._base = (
-            np.full((self.n_base, self.pp.n_channels), np.nan)
-            if frames_in and self.n_base and rule["kind"] == "baseline"
-            else None
-        )
-        #: the person's statistics so far (running calibration), updated frame by frame
-        self.running = (
-            RunningStats(self.pp.n_channels) if frames_in and rule["kind"] == "running" else None
-        )
-        self.calibration: Calibration | None = (
-            predictor.calibration(None) if frames_in and rule["kind"] == "none" else None
-        )
-        #: the person's output centring (``centre_output`` bundles), applied by the monitor
-        self.outputs = predictor.output_step()
-        self.buffer = RollingWindow(self.n_win, self.pp.n_channels)
-        self.next_end = first_window_end(
-            self.n_win, self.hop, self.n_win if self.features else self.n_base
-        )
-        self.first_k: int | None = None
+        self.session = PersonSession(predictor, self.pp.channel_names, hop_s, max_missing)
         self.counters = DeviceCounters()
         self.last_data = time.monotonic()
-        self._win = np.empty((self.n_win, self.pp.n_channels))
 
     @property
     def modalities(self) -> list[str]:
         """Modalities this device feeds."""
         return self.pp.modalities
+
+    @property
+    def outputs(self) -> OutputCentring | OutputOffset | None:
+        """The person's output step (see :meth:`PersonSession.serve`)."""
+        return self.session.outputs
 
     def push(
         self,
@@ -149,69 +121,18 @@ class DeviceState:
         return self.take_frames(frames, recv)
 
     def take_frames(self, frames: Frames, received: float) -> list[PendingWindow]:
-        """Append frames to the window, filling the baseline first; cut scheduled windows."""
-        m = len(frames)
-        if m == 0:
-            return []
-        if self.first_k is None:
-            self.first_k = int(frames.k[0])
-        out: list[PendingWindow] = []
-        x = frames.x
-        start = self.buffer.total
-        if self._base is not None and start < self.n_base:
-            n = min(m, self.n_base - start)
-            self._base[start : start + n] = x[:n]
-            if start + n == self.n_base:
-                self.calibration = self.predictor.calibration(
-                    person_stats(self._base, self.rate, self.predictor.calibration_rule)
-                )
-                self._base = None
-        pos = 0
-        while pos < m:
-            to_end = self.next_end - self.buffer.total
-            take = min(m - pos, to_end)
-            if self.running is not None:
-                self.running.update(x[pos : pos + take])
-            self.buffer.append(x[pos : pos + take])
-            pos += take
-            if self.buffer.total == self.next_end:
-                if self.running is not None and self.buffer.total >= self.n_base:
-                    self.calibration = self.predictor.calibration(self.running.stats())
-                cut = self._cut(received)
-                if cut is not None:
-                    out.append(cut)
-                self.next_end += self.hop
-        self.counters.frames += m
-        return out
-
-    def _cut(self, received: float) -> PendingWindow | None:
-        w = self.buffer.window(self._win)
-        if self.features is not None:
-            encoded = self.features.encode(w, self.buffer.total / self.rate)  # feeds calibration
-            if self.buffer.total < self.n_base:
-                return None  # warm-up
-        t_end = (self.first_k + self.buffer.total) / self.rate  # type: ignore[operator]
-        quality, reason = window_quality(w, self.pp.channel_names, self.rate, self.max_missing)
-        self.counters.windows += 1
-        if self.features is not None:
-            if reason is not None:
-                self.counters.abstentions += 1
-                return PendingWindow(self.device, t_end, None, quality, reason, received)
-            return PendingWindow(self.device, t_end, encoded, quality, None, received, self.outputs)
-        if reason is not None or self.calibration is None:
-            self.counters.abstentions += 1
-            return PendingWindow(
-                self.device, t_end, None, quality, reason or "calibrating", received
+        """Hand frames to the person session; the windows it cuts, ready for the model."""
+        c = self.counters
+        c.frames += len(frames)
+        out = []
+        for w in self.session.take_frames(frames):
+            c.windows += 1
+            c.abstentions += w.x is None
+            outputs = None if w.x is None else self.session.outputs
+            out.append(
+                PendingWindow(self.device, w.t_end, w.x, w.quality, w.reason, received, outputs)
             )
-        return PendingWindow(
-            self.device,
-            t_end,
-            self.calibration.apply(w).astype(np.float32),
-            quality,
-            None,
-            received,
-            self.outputs,
-        )
+        return out
 
     def status(self) -> dict[str, Any]:
         """Counters and state, JSON-ready."""
@@ -222,7 +143,6 @@ class DeviceState:
             "frames": c.frames,
             "windows": c.windows,
             "abstentions": c.abstentions,
-            "calibrated": self.calibration is not None
-            or (self.features is not None and self.buffer.total >= self.n_base),
+            "calibrated": self.session.calibrated,
             "dropped_samples": sum(self.pp.dropped_samples.values()),
         }

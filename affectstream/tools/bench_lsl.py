@@ -67,7 +67,7 @@ def consume_affectstream(n: int, seconds: float, prefix: str) -> dict[str, Any]:
     """Ingest with our LSL source into Preprocessors and rolling windows."""
     from affectstream.dsp.preprocessor import Preprocessor
     from affectstream.dsp.presets import E4_CONFIG
-    from affectstream.stream.buffer import RollingWindow
+    from affectstream.dsp.rolling_window import RollingWindow
     from affectstream.stream.lsl_source import LslSource
 
     pps: dict[str, Preprocessor] = {}

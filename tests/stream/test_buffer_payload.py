@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from affectstream.stream.buffer import RollingWindow
+from affectstream.dsp.rolling_window import RollingWindow
 from affectstream.stream.payload import (
     MAX_PAYLOAD_BYTES,
     PayloadError,

@@ -1,0 +1,223 @@
+"""One person's session under a bundle: the window schedule, calibration and the output step.
+
+:class:`PersonSession` turns a person's model-rate frames, in time order and in any chunks, into
+the windows the model is asked about: on the schedule ``window + j * hop`` frames from the
+session's first frame, each with its calibrated model input (normalised frames for a CNN,
+calibrated features for a feature model) or the reason the monitor abstains. It holds the
+person's calibration state (running or baseline frame statistics, or a
+:class:`~affectstream.model.feature_calibration.FeatureCalibrator`) and the output step
+(:meth:`~affectstream.model.predictor.Predictor.output_step`). The live monitor keeps one per
+device (:class:`affectstream.stream.device.DeviceState`), offline prediction one per recording
+(:func:`affectstream.model.offline.predict_recording`), so the two agree by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from affectstream.dsp.calibration import Calibration, RunningStats, person_stats, warmup_s
+from affectstream.dsp.preprocessor import Frames
+from affectstream.dsp.quality import window_quality
+from affectstream.dsp.rolling_window import RollingWindow
+from affectstream.model.feature_input import FeatureEncoder
+from affectstream.model.predictor import Predictor
+
+#: Windows with more missing frames than this are abstained on.
+MAX_MISSING = 0.1
+
+#: Frame rules the live monitor can follow (``subject`` needs the whole session, ``rest`` the
+#: person's rest periods marked as they end).
+LIVE_FRAME_RULES = ("none", "baseline", "running", "anchored")
+
+
+def first_window_end(window: int, hop: int, first: int) -> int:
+    """The first end on the schedule ``window + j * hop`` (frames) that is at or after ``first``
+    (the calibration's warm-up). The session counts on from here by ``hop``."""
+    steps = max(0, -(-(first - window) // hop))
+    return window + steps * hop
+
+
+def window_ends(n_frames: int, window: int, hop: int, first: int) -> np.ndarray:
+    """Exclusive end indices (in frames since the first frame) of the windows to predict: from
+    :func:`first_window_end` every ``hop`` up to ``n_frames``."""
+    return np.arange(first_window_end(window, hop, first), n_frames + 1, hop)
+
+
+def baseline_frames(predictor: Predictor) -> int:
+    """Frames the calibration needs before the first prediction (0 without a warm-up)."""
+    return int(round(warmup_s(predictor.calibration_rule) * predictor.rate))
+
+
+@dataclass
+class SessionWindow:
+    """One scheduled window: its end, its model input or why there is none.
+
+    Attributes
+    ----------
+    end
+        End index in frames since the session's first frame (exclusive).
+    t_end
+        End time in seconds on the frames' clock.
+    x
+        Model input: normalised frames ``(n_frames, n_channels)`` or calibrated features
+        ``(n_features,)``, float32; None for abstentions.
+    quality
+        Window quality in [0, 1].
+    reason
+        None when predicted; otherwise why not (``calibrating``, ``missing data ...``).
+    """
+
+    end: int
+    t_end: float
+    x: np.ndarray | None
+    quality: float
+    reason: str | None
+
+
+class PersonSession:
+    """One person's session under ``predictor``'s bundle (see the module docstring).
+
+    Parameters
+    ----------
+    predictor
+        The bundle's predictor (metadata: calibration rule, window, hop, input kind).
+    hop_s
+        Seconds between windows; default the bundle's training hop.
+    max_missing
+        Share of missing frames above which a window is abstained on.
+    person
+        For ``subject`` calibration (offline only): the person's frame statistics over the
+        whole session, ``(mean, std)`` of shape ``(n_channels,)`` each.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        channel_names: list[str],
+        hop_s: float | None = None,
+        max_missing: float = MAX_MISSING,
+        person: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        meta = predictor.metadata
+        self.predictor = predictor
+        self.channel_names = list(channel_names)
+        self.rate = predictor.rate
+        self.n_win = predictor.window_frames
+        self.hop = max(1, int(round((hop_s or float(meta["default_hop_s"])) * self.rate)))
+        self.max_missing = max_missing
+        rule = predictor.calibration_rule
+        self.n_base = baseline_frames(predictor)
+        #: a feature model's encoder (the person's feature calibration), else None
+        self.features = (
+            FeatureEncoder(meta, self.channel_names, self.rate)
+            if predictor.input_kind == "features"
+            else None
+        )
+        frames_in = self.features is None
+        if frames_in and rule["kind"] == "rest":
+            raise ValueError(
+                f"model {predictor.model_id} uses 'rest' calibration, which needs the person's "
+                "rest periods marked as they end; no session takes them yet. Use a model "
+                "trained with 'running', 'baseline', 'subject' or 'none' calibration"
+            )
+        if frames_in and rule["kind"] == "anchored":
+            raise ValueError(
+                f"model {predictor.model_id} is a frame model with 'anchored' calibration, "
+                "which only feature models have; re-export it"
+            )
+        if frames_in and rule["kind"] == "subject" and person is None:
+            raise ValueError(
+                f"model {predictor.model_id} uses 'subject' calibration (the person's whole "
+                "data), which a live session cannot provide; export a model trained with "
+                "'running', 'baseline' or 'none' calibration"
+            )
+        self._base = (
+            np.full((self.n_base, len(self.channel_names)), np.nan)
+            if frames_in and self.n_base and rule["kind"] == "baseline"
+            else None
+        )
+        #: the person's statistics so far (running calibration), updated frame by frame
+        self.running = (
+            RunningStats(len(self.channel_names))
+            if frames_in and rule["kind"] == "running"
+            else None
+        )
+        self.calibration: Calibration | None = None
+        if frames_in and rule["kind"] == "none":
+            self.calibration = predictor.calibration(None)
+        elif frames_in and rule["kind"] == "subject":
+            self.calibration = predictor.calibration(person)
+        #: the person's output post-processing, applied to the predictions in time order
+        self.outputs = predictor.output_step()
+        self.buffer = RollingWindow(self.n_win, len(self.channel_names))
+        self.next_end = first_window_end(
+            self.n_win, self.hop, self.n_win if self.features else self.n_base
+        )
+        self.first_k: int | None = None
+        self._win = np.empty((self.n_win, len(self.channel_names)))
+
+    @property
+    def calibrated(self) -> bool:
+        """True once the warm-up is over."""
+        if self.features is not None:
+            return self.buffer.total >= self.n_base
+        return self.calibration is not None
+
+    def take_frames(self, frames: Frames) -> list[SessionWindow]:
+        """Append frames (the next ones in time); return the scheduled windows they complete,
+        warm-up windows of a feature model excepted (they only feed its calibration)."""
+        m = len(frames)
+        if m == 0:
+            return []
+        if self.first_k is None:
+            self.first_k = int(frames.k[0])
+        out: list[SessionWindow] = []
+        x = frames.x
+        start = self.buffer.total
+        if self._base is not None and start < self.n_base:
+            n = min(m, self.n_base - start)
+            self._base[start : start + n] = x[:n]
+            if start + n == self.n_base:
+                self.calibration = self.predictor.calibration(
+                    person_stats(self._base, self.rate, self.predictor.calibration_rule)
+                )
+                self._base = None
+        pos = 0
+        while pos < m:
+            take = min(m - pos, self.next_end - self.buffer.total)
+            if self.running is not None:
+                self.running.update(x[pos : pos + take])
+            self.buffer.append(x[pos : pos + take])
+            pos += take
+            if self.buffer.total == self.next_end:
+                if self.running is not None and self.buffer.total >= self.n_base:
+                    self.calibration = self.predictor.calibration(self.running.stats())
+                cut = self._cut()
+                if cut is not None:
+                    out.append(cut)
+                self.next_end += self.hop
+        return out
+
+    def _cut(self) -> SessionWindow | None:
+        w = self.buffer.window(self._win)
+        end = self.buffer.total
+        t_end = (self.first_k + end) / self.rate  # type: ignore[operator]
+        if self.features is not None:
+            encoded = self.features.encode(w, end / self.rate)  # every window feeds calibration
+            if end < self.n_base:
+                return None  # warm-up
+        quality, reason = window_quality(w, self.channel_names, self.rate, self.max_missing)
+        if self.features is not None:
+            return SessionWindow(end, t_end, None if reason else encoded, quality, reason)
+        if reason is not None or self.calibration is None:
+            return SessionWindow(end, t_end, None, quality, reason or "calibrating")
+        return SessionWindow(
+            end, t_end, self.calibration.apply(w).astype(np.float32), quality, None
+        )
+
+    def serve(self, probs: np.ndarray) -> np.ndarray:
+        """The model's probabilities for this session's predicted windows, in time order
+        (``(n, n_classes)`` or one row), after the output step."""
+        return probs if self.outputs is None else self.outputs.apply(probs)
