@@ -220,6 +220,20 @@ def export_bundle(
             "chance_level": r["chance_level"],
             "best_model": r["best_model"],
         }
+        n = r.get("nested") or {}
+        if entry.get("nested") and "procedure" in n:
+            proc = n["procedure"]
+            report["nested"] = {
+                "n_subjects": r["dataset"]["n_subjects"],
+                "balanced_accuracy": proc["balanced_accuracy"],
+                "subject_ci95": proc["subject_balanced_accuracy"]["ci95"],
+                "chance_level": proc["chance_level"],
+                "p_value": proc["p_value"],
+                "calm_day_false_alarm_rate": proc["calm_day"]["false_alarm_rate"],
+                "stress_heavy_sensitivity": proc["stress_heavy"]["sensitivity"],
+                "false_alarm_target": n["false_alarm_target"],
+                "procedure": n["final"]["candidate"],
+            }
     if input_meta["kind"] == "features":
         meta = _without_derived_channels(meta)
     if entry.get("calibration"):  # the rule and operating point the procedure chose for it
@@ -236,6 +250,7 @@ def export_bundle(
         "window_s": meta["window_s"],
         "window_frames": n_frames,
         "default_hop_s": meta["hop_s"],
+        "max_missing": meta.get("max_missing", 0.1),
         "preprocess": meta["preprocess"],
         "calibration": meta["calibration"],
         "input": input_meta,

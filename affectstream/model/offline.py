@@ -17,7 +17,7 @@ from affectstream.data import Recording
 from affectstream.dsp.calibration import person_stats
 from affectstream.dsp.preprocessor import Preprocessor
 from affectstream.model.predictor import Predictor
-from affectstream.model.session import MAX_MISSING, PersonSession
+from affectstream.model.session import PersonSession
 
 #: Windows predicted in one model call.
 BATCH = 64
@@ -53,7 +53,7 @@ def predict_recording(
     predictor: Predictor,
     rec: Recording,
     hop_s: float | None = None,
-    max_missing: float = MAX_MISSING,
+    max_missing: float | None = None,
 ) -> RecordingPredictions:
     """Predict every window of ``rec`` as the live monitor does: the recording's frames through
     one :class:`~affectstream.model.session.PersonSession`, the model in batches, the output

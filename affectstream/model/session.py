@@ -86,7 +86,8 @@ class PersonSession:
     hop_s
         Seconds between windows; default the bundle's training hop.
     max_missing
-        Share of missing frames above which a window is abstained on.
+        Share of missing frames above which a window is abstained on; default the bundle's
+        (what training left out), else :data:`MAX_MISSING`.
     person
         For ``subject`` calibration (offline only): the person's frame statistics over the
         whole session, ``(mean, std)`` of shape ``(n_channels,)`` each.
@@ -97,7 +98,7 @@ class PersonSession:
         predictor: Predictor,
         channel_names: list[str],
         hop_s: float | None = None,
-        max_missing: float = MAX_MISSING,
+        max_missing: float | None = None,
         person: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         meta = predictor.metadata
@@ -106,7 +107,9 @@ class PersonSession:
         self.rate = predictor.rate
         self.n_win = predictor.window_frames
         self.hop = max(1, int(round((hop_s or float(meta["default_hop_s"])) * self.rate)))
-        self.max_missing = max_missing
+        self.max_missing = (
+            float(meta.get("max_missing", MAX_MISSING)) if max_missing is None else max_missing
+        )
         rule = predictor.calibration_rule
         self.n_base = baseline_frames(predictor)
         #: a feature model's encoder (the person's feature calibration), else None

@@ -13,7 +13,7 @@ import numpy as np
 from affectstream.dsp.calibration import OutputCentring, OutputOffset
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.model.predictor import Predictor
-from affectstream.model.session import MAX_MISSING, PersonSession
+from affectstream.model.session import PersonSession
 
 
 @dataclass
@@ -57,7 +57,7 @@ class DeviceState:
         device: str,
         predictor: Predictor,
         hop_s: float | None = None,
-        max_missing: float = MAX_MISSING,
+        max_missing: float | None = None,
     ) -> None:
         meta = predictor.metadata
         self.device = device

@@ -64,8 +64,21 @@ def run(args: argparse.Namespace) -> int:
             if cal["kind"] == "running"
             else ""
         )
+        + (
+            f" (centred on the person's opening rest, windows ending {cal['settle_s']:g} to "
+            f"{cal['min_s']:g} s into the session; spread so far)"
+            if cal["kind"] == "anchored"
+            else ""
+        )
         + ("; output centred on the person's mean so far" if cal.get("centre_output") else "")
     )
+    out = cal.get("output")
+    if out:
+        target = out.get("target_false_alarm_rate")
+        print(
+            f"  operating point: log offset {out['log_offset']:.3f} on {out['class']!r}"
+            + (f" (chosen in training for {target:.0%} calm false alarms)" if target else "")
+        )
     for name in ("input", "output"):
         d = t[name]
         print(
@@ -77,9 +90,19 @@ def run(args: argparse.Namespace) -> int:
     if tr.get("subjects"):
         print(f"  trained on {len(tr['subjects'])} subjects: {', '.join(tr['subjects'])}")
     rep = tr.get("report", {})
+    head = rep.get("nested")
+    if head:
+        lo, hi = head["subject_ci95"]
+        print(
+            f"  headline (nested, {head['n_subjects']} people, at the operating point): balanced "
+            f"accuracy {head['balanced_accuracy']:.3f} [{lo:.3f}, {hi:.3f}] (chance "
+            f"{head['chance_level']:.3f}, p = {head['p_value']:.3g}); calm-day false alarms "
+            f"{head['calm_day_false_alarm_rate']:.3f}; stress-heavy sensitivity "
+            f"{head['stress_heavy_sensitivity']:.3f}"
+        )
     for m, r in rep.get("cv", {}).items():
         print(
-            f"  cross-validated {m}: balanced accuracy {r['balanced_accuracy']:.3f}, "
+            f"  comparison table, {m}: balanced accuracy {r['balanced_accuracy']:.3f}, "
             f"macro-F1 {r['macro_f1']:.3f}"
         )
     q = meta.get("quantization", {}).get("check")
