@@ -116,21 +116,27 @@ def pull_chunk(inlet: Any, buf: np.ndarray | None, n_ch: int) -> tuple[np.ndarra
 
 
 class _Inlet:
-    def __init__(self, info: Any, modality: str, max_buflen_s: int) -> None:
+    """An open inlet; ``info`` is the full stream info (a resolver's lacks the description)."""
+
+    def __init__(self, info: Any, key: tuple[str, str, str], max_buflen_s: int) -> None:
         import pylsl
 
-        self.info = info
-        self.uid = info.uid()
-        self.name = info.name()
-        self.key = (device_of(info), info.source_id() or info.name(), info.type())
-        self.device = self.key[0]
-        self.modality = modality
-        self.fs = info.nominal_srate()
-        self.n_ch = info.channel_count()
         # recover=False: with recovery on, liblsl blocks a pull while it tries to reconnect to a
         # vanished outlet; we drop the inlet on LostError and re-resolve instead
         self.inlet = pylsl.StreamInlet(info, max_buflen=max_buflen_s, recover=False)
         self.inlet.open_stream(timeout=5.0)
+        try:
+            info = self.inlet.info(timeout=5.0)  # with desc: channel labels, device
+        except Exception:  # noqa: BLE001 - keep the short info; labels and device may be missing
+            pass
+        self.info = info
+        self.uid = info.uid()
+        self.name = info.name()
+        self.key = key
+        self.device = device_of(info)
+        self.modality: str | None = None
+        self.fs = info.nominal_srate()
+        self.n_ch = info.channel_count()
         dtype = sample_dtype(info.channel_format())
         n = max(1024, int(self.fs * 4))
         self.buf = None if dtype is None else np.empty((n, self.n_ch), dtype=dtype)
@@ -231,6 +237,16 @@ class LslSource:
             )
         return None
 
+    def _early_reject(self, info: Any) -> bool:
+        """True for a stream that is not taken whatever its channels say (its type names a
+        modality not wanted, or is neither such a type nor a generic one); logged once."""
+        stype = info.type()
+        if canonical_modality(stype) if stype.strip() else None:
+            return self.match(info) is None
+        if stype.strip().lower() in GENERIC_TYPES:
+            return False  # decided by the channel labels of the full info
+        return self.match(info) is None
+
     def lag(self) -> dict[str, float]:
         """Per device, the largest lag (seconds) of its newest pulled sample behind our clock."""
         out: dict[str, float] = {}
@@ -261,13 +277,16 @@ class LslSource:
                     old = self.inlets.get(key)
                     if old is not None and old.uid == info.uid():
                         continue
-                    mod = self.match(info)
-                    if mod is None:
+                    if self._early_reject(info):
                         continue
                     try:
-                        inl = await asyncio.to_thread(_Inlet, info, mod, self.max_buflen_s)
+                        inl = await asyncio.to_thread(_Inlet, info, key, self.max_buflen_s)
                     except Exception as exc:  # noqa: BLE001 - a stream that will not open
                         self.problems.bad("lsl_open_errors", key[0], f"{info.name()}: {exc}")
+                        continue
+                    inl.modality = self.match(inl.info)
+                    if inl.modality is None:
+                        inl.inlet.close_stream()
                         continue
                     if old is not None:
                         log.info("LSL stream %s came back (new uid)", info.name())
@@ -280,7 +299,7 @@ class LslSource:
                             info.type(),
                             info.nominal_srate(),
                             inl.device,
-                            mod,
+                            inl.modality,
                         )
                     self.inlets[key] = inl
             for inl in list(self.inlets.values()):
