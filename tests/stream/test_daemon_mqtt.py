@@ -94,6 +94,7 @@ def test_mqtt_parity_three_devices_and_a_real_subscriber(broker, excerpt, tmp_pa
         doc = json.loads(payload)
         assert topic == f"affectstream/{doc['device']}/emotion"
         assert {"device", "t", "label", "probs", "quality", "model", "latency_ms"} <= set(doc)
+        assert doc["clock"] == "unix"  # the sender's t0, Unix time
     assert daemon.counters["bad_payloads"] == 0
 
 
