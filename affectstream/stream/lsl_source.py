@@ -239,7 +239,10 @@ class LslSource:
 
     def _early_reject(self, info: Any) -> bool:
         """True for a stream that is not taken whatever its channels say (its type names a
-        modality not wanted, or is neither such a type nor a generic one); logged once."""
+        modality not wanted, or is neither such a type nor a generic one, or it was turned
+        down before); logged once."""
+        if info.uid() in self._ignored:
+            return True
         stype = info.type()
         if canonical_modality(stype) if stype.strip() else None:
             return self.match(info) is None
