@@ -26,7 +26,8 @@ class ChunkEvent:
         Shape ``(n_samples, n_channels)``, float64, NaN for missing.
     start_time
         Unix time of the first sample, seconds, for a regular stream (samples counted at
-        ``fs``); None when ``timestamps`` are given.
+        ``fs``); None when ``timestamps`` are given, or, with neither, for a chunk that
+        continues its stream where the previous one ended (the validator fills it in).
     timestamps
         Per-sample Unix times, seconds, shape ``(n_samples,)``, for irregular streams.
     received

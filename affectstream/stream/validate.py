@@ -121,7 +121,9 @@ class ChunkValidator:
         elif ev.timestamps is not None:
             t0 = float(ev.timestamps[0])
         else:
-            t0 = self._next_t0[key]
+            # continuing: counted on from the stream's last chunk, and said so, so that a chunk
+            # lost after this check (a full queue) leaves a gap instead of shifting the rest
+            t0 = ev.start_time = self._next_t0[key]
         if ev.seq is not None:
             last = self._seq.get(key)
             if last is not None:
