@@ -8,6 +8,7 @@ import logging
 import time
 
 import numpy as np
+import pytest
 
 from affectstream.stream.config import parse_config
 from affectstream.stream.daemon import Daemon
@@ -175,3 +176,26 @@ def test_device_id_with_a_slash_is_refused_with_a_message(broker, caplog):
     assert daemon.counters["bad_topics"] == 1
     msg = next(r.getMessage() for r in caplog.records if "bad_topics" in r.getMessage())
     assert "'ward3/bed2'" in msg and "affectstream/ward3-bed2/raw/bvp" in msg
+
+
+def test_a_chunk_continuing_its_stream_gets_its_counted_start():
+    """LSL chunks that continue their stream carry no start time; the validator counts it on,
+    so one lost later (a full queue) leaves a gap instead of shifting what follows."""
+    problems = Problems()
+    v = ChunkValidator(RATES, dict.fromkeys(RATES, 1), problems)
+    assert v.check(ChunkEvent("d", "eda", np.ones((4, 1)), None, fs=4.0, stream="s")) is None
+    assert problems.counters["bad_chunks"] == 1  # the first chunk must say when it starts
+    first = v.check(ChunkEvent("d", "eda", np.ones((4, 1)), 100.0, fs=4.0, stream="s"))
+    nxt = v.check(ChunkEvent("d", "eda", np.ones((6, 1)), None, fs=4.0, stream="s"))
+    after = v.check(ChunkEvent("d", "eda", np.ones((2, 1)), None, fs=4.0, stream="s"))
+    assert first is not None and nxt is not None and after is not None
+    assert (nxt.start_time, after.start_time) == (101.0, 102.5)
+
+
+def test_lsl_source_types_take_cases_aliases_and_generic_types():
+    from affectstream.stream.config import ConfigError
+
+    cfg = parse_config({"source": [{"kind": "lsl", "types": ["gsr", "Ppg", "temperature", "bio"]}]})
+    assert cfg.sources[0]["types"] == ["gsr", "Ppg", "temperature", "bio"]
+    with pytest.raises(ConfigError, match=r"source\[0\]\.types: \['EMG'\] name no modality"):
+        parse_config({"source": [{"kind": "lsl", "types": ["EMG"]}]})
