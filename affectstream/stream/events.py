@@ -9,7 +9,9 @@ import numpy as np
 #: Values of :attr:`ChunkEvent.clock` (and of the ``clock`` key of every record).
 CLOCK_UNIX = "unix"  #: the sender stamped Unix time (MQTT ``t0``)
 CLOCK_LSL = "lsl"  #: the sender's LSL clock, mapped to Unix time by the receiver
-CLOCK_RECORDING = "recording"  #: a replayed file's own times (Unix where the file says when)
+CLOCK_RECORDING = "recording"  #: a replayed file's own times, Unix time (the file says when)
+#: a replayed file with times relative to its start, placed at the replay's start (whole seconds)
+CLOCK_REPLAY = "replay"
 
 
 @dataclass
@@ -41,7 +43,7 @@ class ChunkEvent:
         modality): ``seq`` and clock continuity are tracked per stream.
     clock
         Where the times came from: :data:`CLOCK_UNIX`, :data:`CLOCK_LSL` or
-        :data:`CLOCK_RECORDING`.
+        :data:`CLOCK_RECORDING` or :data:`CLOCK_REPLAY`.
     live
         False for a replay, which waits for room in the queue instead of being dropped.
     """

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 
-from affectstream.stream.events import CLOCK_RECORDING, ChunkEvent
+from affectstream.stream.events import CLOCK_RECORDING, CLOCK_REPLAY, ChunkEvent
 from affectstream.stream.replay import replay_chunks
 from affectstream.stream.source import Emit
+
+#: Recording times before this (seconds; 1973-03-03 as Unix time) are taken as seconds from the
+#: recording's start rather than Unix time.
+UNIX_FLOOR_S = 1e8
 
 
 class ReplaySource:
@@ -25,8 +30,10 @@ class ReplaySource:
     device
         Device id (default: the recording's subject, else its name).
 
-    Times are the recording's own (``clock`` ``recording``): Unix time where the file says when
-    it was recorded (E4 folders, ``.npz`` saved from them), else seconds from its start.
+    Times are Unix time: the recording's own where the file says when it was recorded (E4
+    folders, ``.npz`` saved from them; ``clock`` ``recording``); a file whose times count from
+    its start (before :data:`UNIX_FLOOR_S`) is placed at the replay's start, shifted by whole
+    seconds so its samples keep their phase on the model grid (``clock`` ``replay``).
     Replayed chunks wait for room in the daemon's queue instead of being dropped.
     """
 
@@ -44,6 +51,9 @@ class ReplaySource:
 
         for rec in load_recordings(self.path):
             device = self.device or rec.subject or rec.name
+            relative = rec.start_time < UNIX_FLOOR_S
+            shift = float(math.floor(time.time() - rec.start_time)) if relative else 0.0
+            clock = CLOCK_REPLAY if relative else CLOCK_RECORDING
             wall0 = time.perf_counter()
             for ch in replay_chunks(rec, self.modalities):
                 if stop.is_set():
@@ -56,13 +66,13 @@ class ReplaySource:
                     device,
                     ch.modality,
                     ch.samples,
-                    ch.start_time,
+                    ch.start_time + shift,
                     None,
                     time.perf_counter(),
                     fs=ch.fs,
                     seq=ch.seq,
                     stream=f"{self.path}:{rec.name}/{ch.modality}",
-                    clock=CLOCK_RECORDING,
+                    clock=clock,
                     live=False,
                 )
                 await emit(ev)

@@ -199,3 +199,31 @@ def test_lsl_source_types_take_cases_aliases_and_generic_types():
     assert cfg.sources[0]["types"] == ["gsr", "Ppg", "temperature", "bio"]
     with pytest.raises(ConfigError, match=r"source\[0\]\.types: \['EMG'\] name no modality"):
         parse_config({"source": [{"kind": "lsl", "types": ["EMG"]}]})
+
+
+def test_replayed_times_are_unix_time(excerpt, tmp_path):
+    """A file that says when it was recorded keeps its times; one whose times count from its
+    start is placed at the replay's start, by whole seconds (the grid phase is kept)."""
+    import dataclasses
+
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 3)
+    rel = dataclasses.replace(
+        rec,
+        signals={
+            m: dataclasses.replace(s, start_time=s.start_time - rec.start_time + 0.25)
+            for m, s in rec.signals.items()
+        },
+    )
+    got: dict[str, list[ChunkEvent]] = {"abs": [], "rel": []}
+    for name, r in (("abs", rec), ("rel", rel)):
+        src = ReplaySource(_save(r, tmp_path), ["bvp", "eda", "temp"], speed=0, device=name)
+
+        async def emit(ev, name=name):
+            got[name].append(ev)
+            return True
+
+        asyncio.run(src.run(asyncio.Event(), emit))
+    assert got["abs"][0].start_time == rec.start_time and got["abs"][0].clock == "recording"
+    ev = got["rel"][0]
+    assert ev.clock == "replay" and abs(ev.start_time - time.time()) < 60
+    assert ev.start_time % 1.0 == 0.25  # shifted by whole seconds
