@@ -24,9 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from affectstream.data.recording import canonical_modality
+from affectstream.stream.lsl_source import GENERIC_TYPES
+
 SOURCE_KINDS = ("mqtt", "lsl", "replay")
 SINK_KINDS = ("mqtt", "jsonl", "lsl")
-LSL_TYPES = ("ECG", "EDA", "GSR", "TEMP", "BVP", "PPG")
+#: The default LSL source types; any type naming a modality (case and aliases ignored:
+#: ``gsr``, ``PPG``, ``temperature``) or a generic one (``bio``: by channel labels) is accepted.
+LSL_TYPES = ("ECG", "EDA", "GSR", "TEMP", "BVP", "PPG", "bio")
 
 
 class ConfigError(ValueError):
@@ -83,6 +88,8 @@ class DaemonConfig:
     queue_size: int = 10_000
     max_missing: float = 0.1
     spool_dir: str = "auto"
+    #: seconds of a device's data between two ``calibrating`` records while it warms up (0: none)
+    calibrating_every_s: float = 30.0
 
     def resolved_spool_dir(self) -> str | None:
         """Where predictions wait while the broker is away: ``auto`` is a folder per broker
@@ -129,11 +136,17 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
         "queue_size": int,
         "max_missing": (int, float),
         "spool_dir": str,
+        "calibrating_every_s": (int, float),
     }
     cfg = DaemonConfig()
     for key in list(doc):
         if key in top:
             setattr(cfg, key, _typed("", key, doc.pop(key), top[key]))
+    if cfg.calibrating_every_s < 0:
+        raise ConfigError(
+            "calibrating_every_s: seconds between calibrating records, >= 0 (0: none); "
+            f"got {cfg.calibrating_every_s}"
+        )
     if cfg.hop_s is not None and cfg.hop_s <= 0:
         raise ConfigError(f"hop_s: must be a positive number of seconds; got {cfg.hop_s}")
     if "broker" in doc:
@@ -169,7 +182,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
     if doc:
         raise ConfigError(
             f"{', '.join(sorted(doc))}: unknown key(s); known: model, hop_s, "
-            "log_interval_s, queue_size, max_missing, spool_dir, [broker], [[source]], [[sink]]"
+            "log_interval_s, queue_size, max_missing, spool_dir, calibrating_every_s, [broker], "
+            "[[source]], [[sink]]"
         )
     if not cfg.sources:
         raise ConfigError("source: the daemon needs at least one [[source]]")
@@ -188,9 +202,19 @@ def _check_item(where: str, item: dict[str, Any], base_dir: Path | None) -> dict
         elif kind == "lsl":
             allowed |= {"types", "names", "source_ids", "max_buflen_s"}
             types = item.setdefault("types", list(LSL_TYPES))
-            bad = [t for t in types if t.upper() not in LSL_TYPES]
+            if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+                raise ConfigError(f"{where}.types: a list of LSL stream types; got {types!r}")
+            bad = [
+                t
+                for t in types
+                if canonical_modality(t) is None and t.strip().lower() not in GENERIC_TYPES
+            ]
             if bad:
-                raise ConfigError(f"{where}.types: {bad} not among {', '.join(LSL_TYPES)}")
+                raise ConfigError(
+                    f"{where}.types: {bad} name no modality; use types such as "
+                    f"{', '.join(LSL_TYPES)} (case and aliases like gsr, ppg, temperature are "
+                    "accepted), or a generic type (bio, misc) to match by channel labels"
+                )
         elif kind == "replay":
             allowed |= {"path", "speed", "device"}
             if "path" not in item:

@@ -1,5 +1,11 @@
-"""The monitor daemon: sources -> bounded queue -> Monitor -> sinks, with counters and a clean
-shutdown. Bad input is logged and counted; the daemon keeps running."""
+"""The monitor daemon: sources -> one chunk validator -> bounded queue -> Monitor -> sinks,
+with counters and a clean shutdown. Bad input is logged and counted; the daemon keeps running.
+
+The daemon only wires things: every source (:mod:`~affectstream.stream.mqtt_source`,
+:mod:`~affectstream.stream.lsl_source`, :mod:`~affectstream.stream.replay_source`) implements
+:class:`~affectstream.stream.source.Source` and hands its chunks to :meth:`Daemon.emit`, which
+runs them through the same :class:`~affectstream.stream.validate.ChunkValidator`.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +14,21 @@ import logging
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from affectstream.stream.config import DaemonConfig
+from affectstream.stream.events import ChunkEvent
+from affectstream.stream.lsl_source import LslSource
 from affectstream.stream.monitor import Monitor
-from affectstream.stream.payload import PayloadError, decode_chunk
+from affectstream.stream.mqtt_link import MqttLink
+from affectstream.stream.mqtt_source import MqttSource
+from affectstream.stream.problems import Problems
+from affectstream.stream.replay_source import ReplaySource
 from affectstream.stream.sinks import CallbackSink, JsonLinesSink, LslSink, MqttSink, Sink
+from affectstream.stream.source import Source
+from affectstream.stream.validate import MAX_CLOCK_JUMP_S, ChunkValidator
 
 log = logging.getLogger("affectstream.daemon")
-
-#: A chunk starting further than this from where the previous one ended (seconds) is counted as
-#: a clock jump; the DSP re-anchors on it and the frames in between are missing.
-MAX_CLOCK_JUMP_S = 10.0
-
-
-@dataclass
-class ChunkEvent:
-    """One chunk of one device's modality, as a source hands it to the monitor."""
-
-    device: str
-    modality: str
-    samples: np.ndarray
-    start_time: float | None = None
-    timestamps: np.ndarray | None = None
-    received: float = 0.0
 
 
 class Daemon:
@@ -50,87 +44,54 @@ class Daemon:
 
     def __init__(self, config: DaemonConfig, extra_sinks: list[Sink] | None = None) -> None:
         self.config = config
-        self.monitor = Monitor(config.model, hop_s=config.hop_s, max_missing=config.max_missing)
-        self.counters: Counter[str] = Counter()
+        self.monitor = Monitor(
+            config.model,
+            hop_s=config.hop_s,
+            max_missing=config.max_missing,
+            warmup_every_s=config.calibrating_every_s or None,
+        )
+        self.problems = Problems()
+        self.counters: Counter[str] = self.problems.counters
+        pre = self.monitor.predictor.metadata["preprocess"]["modalities"]
+        self.validator = ChunkValidator(
+            {m["name"]: float(m["fs"]) for m in pre},
+            {m["name"]: len(m.get("channels") or [m["name"]]) for m in pre},
+            self.problems,
+        )
         self.queue: asyncio.Queue[ChunkEvent] = asyncio.Queue(maxsize=config.queue_size)
         self.stop = asyncio.Event()
         self.sinks: list[Sink] = list(extra_sinks or [])
-        self._seq: dict[tuple[str, str], tuple[int, float]] = {}
-        self._next_t0: dict[tuple[str, str], float] = {}
-        self._rates = {m: self.monitor.expected_rate(m) for m in self.monitor.modalities}
-        self.mqtt = None
-        self._lsl_sources: list[Any] = []
-        self._warned: Counter[str] = Counter()
+        self.mqtt: MqttLink | None = None
+        self.sources: list[Source] = []
+        self._clock: dict[str, str] = {}
         self.started = time.monotonic()
 
     # ---- input ---------------------------------------------------------------------------
-    def offer(self, ev: ChunkEvent) -> None:
-        """Queue a chunk; when the queue is full the chunk is dropped and counted."""
+    async def emit(self, ev: ChunkEvent) -> bool:
+        """Validate a source's chunk and queue it (a replay's waits for room; a live one is
+        dropped and counted when the queue is full). False when refused or dropped."""
+        ok = self.validator.check(ev)
+        if ok is None:
+            return False
+        if not ok.live:
+            while self.queue.full():
+                await asyncio.sleep(0.001)
+        return self.offer(ok)
+
+    def offer(self, ev: ChunkEvent) -> bool:
+        """Queue a validated chunk; when the queue is full it is dropped and counted."""
         try:
             self.queue.put_nowait(ev)
         except asyncio.QueueFull:
             self.counters["samples_dropped_queue_full"] += len(ev.samples)
-
-    def _bad(self, kind: str, msg: str) -> None:
-        self.counters[kind] += 1
-        self._warned[kind] += 1
-        if self._warned[kind] <= 5 or self._warned[kind] % 1000 == 0:
-            log.warning("%s (%s #%d)", msg, kind, self.counters[kind])
-
-    def on_mqtt_message(self, topic: str, payload: bytes) -> None:
-        """Decode, validate and queue one raw MQTT message."""
-        recv = time.perf_counter()
-        try:
-            ch = decode_chunk(topic, payload)
-        except PayloadError as exc:
-            self._bad("bad_payloads", f"{topic}: {exc}")
-            return
-        if ch.modality not in self._rates:
-            self._bad("unknown_modality", f"{topic}: the model does not use {ch.modality!r}")
-            return
-        want = self._rates[ch.modality]
-        if abs(ch.fs - want) > 1e-6 * want:
-            self._bad(
-                "wrong_rate",
-                f"{topic}: {ch.modality.upper()} stream is {ch.fs:g} Hz; the "
-                f"model expects {want:g} Hz",
-            )
-            return
-        key = (ch.device, ch.modality)
-        last = self._seq.get(key)
-        if last is not None:
-            last_seq, last_t0 = last
-            if ch.seq <= last_seq:
-                if ch.t0 <= last_t0:
-                    self._bad(
-                        "out_of_order",
-                        f"{topic}: seq {ch.seq} at t0 {ch.t0} after seq "
-                        f"{last_seq} at {last_t0}; dropped",
-                    )
-                    return
-                self.counters["seq_restarts"] += 1  # the device restarted its numbering
-                log.info("%s: sequence restarted at %d (device restart?)", topic, ch.seq)
-            elif ch.seq > last_seq + 1:
-                self._bad("gaps", f"{topic}: seq jumped from {last_seq} to {ch.seq}")
-        self._seq[key] = (ch.seq, ch.t0)
-        expected = self._next_t0.get(key)
-        if expected is not None and abs(ch.t0 - expected) > MAX_CLOCK_JUMP_S:
-            self._bad(
-                "time_jumps",
-                f"{topic}: t0 {ch.t0:.3f} is {ch.t0 - expected:+.1f} s from "
-                "where the previous chunk ended",
-            )
-        self._next_t0[key] = ch.t0 + len(ch.samples) / ch.fs
-        bad = int(np.count_nonzero(~np.isfinite(ch.samples)))
-        if bad:
-            self.counters["nonfinite_samples"] += bad  # kept as missing data, not an error
-        self.counters["samples_in"] += len(ch.samples)
-        self.offer(ChunkEvent(ch.device, ch.modality, ch.samples, ch.t0, None, recv))
+            return False
+        return True
 
     # ---- processing ----------------------------------------------------------------------
     async def _process(self) -> None:
         while True:
             ev = await self.queue.get()
+            self._clock[ev.device] = ev.clock
             try:
                 recs = self.monitor.push(
                     ev.device,
@@ -141,15 +102,19 @@ class Daemon:
                     received=ev.received or None,
                 )
             except ValueError as exc:
-                self._bad("bad_chunks", f"{ev.device}/{ev.modality}: {exc}")
+                self.problems.bad("bad_chunks", ev.device, f"{ev.device}/{ev.modality}: {exc}")
                 recs = []
             for r in recs:
-                self.counters["predictions_out"] += 1
+                r["clock"] = self._clock.get(r["device"], ev.clock)
+                if "warmup_left_s" in r:
+                    self.counters["calibrating_out"] += 1
+                else:
+                    self.counters["predictions_out"] += 1
                 for s in self.sinks:
                     try:
                         await s.emit(r)
                     except Exception as exc:  # noqa: BLE001 - a sink must not stop the daemon
-                        self._bad("sink_errors", f"{type(s).__name__}: {exc}")
+                        self.problems.bad("sink_errors", r["device"], f"{type(s).__name__}: {exc}")
             self.queue.task_done()
 
     def stats(self) -> dict[str, Any]:
@@ -161,10 +126,13 @@ class Daemon:
         out["devices"] = len(self.monitor.devices)
         out["queue"] = self.queue.qsize()
         out["seconds_since_data"] = lag
+        if self.problems.by_device:
+            out["bad_by_device"] = {d: dict(c) for d, c in self.problems.by_device.items()}
         if self.mqtt is not None:
             out["mqtt"] = dict(self.mqtt.counters)
-        for src in self._lsl_sources:
-            out["lsl_lag_s"] = {**out.get("lsl_lag_s", {}), **src.lag()}
+        for src in self.sources:
+            if isinstance(src, LslSource):
+                out["lsl_lag_s"] = {**out.get("lsl_lag_s", {}), **src.lag()}
         return out
 
     async def _log_stats(self) -> None:
@@ -173,6 +141,27 @@ class Daemon:
             log.info("stats %s", self.stats())
 
     # ---- lifecycle -----------------------------------------------------------------------
+    def _make_sources(self) -> None:
+        cfg = self.config
+        mods = self.monitor.modalities
+        topics = [s["topic"] for s in cfg.sources if s["kind"] == "mqtt"]
+        if topics:
+            self.sources.append(MqttSource(topics, self.problems))
+        for s in cfg.sources:
+            if s["kind"] == "lsl":
+                self.sources.append(
+                    LslSource(
+                        mods,
+                        self.problems,
+                        types=s["types"],
+                        max_buflen_s=s.get("max_buflen_s", 30),
+                        names=s.get("names"),
+                        source_ids=s.get("source_ids"),
+                    )
+                )
+            elif s["kind"] == "replay":
+                self.sources.append(ReplaySource(s["path"], mods, s["speed"], s.get("device")))
+
     def _make_sinks(self) -> None:
         for s in self.config.sinks:
             if s["kind"] == "jsonl":
@@ -185,32 +174,22 @@ class Daemon:
 
     async def run(self) -> None:
         """Run until :attr:`stop` is set, then drain the queue, flush sinks and disconnect."""
-        from affectstream.stream.mqtt_link import MqttLink
-
         cfg = self.config
+        self._make_sources()
+        mqtt_src = next((s for s in self.sources if isinstance(s, MqttSource)), None)
         tasks: list[asyncio.Task[Any]] = []
         if cfg.needs_broker:
-            topics = [s["topic"] for s in cfg.sources if s["kind"] == "mqtt"]
             self.mqtt = MqttLink(
-                cfg.broker, topics, self.on_mqtt_message, spool_dir=cfg.resolved_spool_dir()
+                cfg.broker,
+                mqtt_src.topics if mqtt_src is not None else [],
+                mqtt_src.handle if mqtt_src is not None else None,
+                spool_dir=cfg.resolved_spool_dir(),
             )
             tasks.append(asyncio.create_task(self.mqtt.run(self.stop), name="mqtt"))
         self._make_sinks()
-        for s in cfg.sources:
-            if s["kind"] == "lsl":
-                from affectstream.stream.lsl_source import LslSource
-
-                src = LslSource(
-                    self,
-                    types=s["types"],
-                    max_buflen_s=s.get("max_buflen_s", 30),
-                    names=s.get("names"),
-                    source_ids=s.get("source_ids"),
-                )
-                self._lsl_sources.append(src)
-                tasks.append(asyncio.create_task(src.run(self.stop), name="lsl"))
-            elif s["kind"] == "replay":
-                tasks.append(asyncio.create_task(self._replay(s), name="replay"))
+        for src in self.sources:
+            name = type(src).__name__
+            tasks.append(asyncio.create_task(src.run(self.stop, self.emit), name=name))
         for t in tasks:
             t.add_done_callback(self._task_done)
         worker = asyncio.create_task(self._process(), name="process")
@@ -225,7 +204,7 @@ class Daemon:
         await self.stop.wait()
         log.info("stopping: draining %d queued chunks", self.queue.qsize())
         for t in tasks:
-            if t.get_name() not in ("mqtt",):
+            if t.get_name() != "mqtt":
                 t.cancel()
         await self.queue.join()
         worker.cancel()
@@ -250,29 +229,6 @@ class Daemon:
                 exc_info=task.exception(),
             )
 
-    async def _replay(self, spec: dict[str, Any]) -> None:
-        from affectstream.data import load_recordings
-        from affectstream.stream.replay import replay_chunks
-
-        for rec in load_recordings(spec["path"]):
-            device = spec.get("device") or rec.subject or rec.name
-            wall0 = time.perf_counter()
-            for ch in replay_chunks(rec, self.monitor.modalities):
-                if spec["speed"] > 0:
-                    lag = ch.t_end / spec["speed"] - (time.perf_counter() - wall0)
-                    if lag > 0:
-                        await asyncio.sleep(lag)
-                while self.queue.full():
-                    await asyncio.sleep(0.001)
-                self.offer(
-                    ChunkEvent(
-                        device, ch.modality, ch.samples, ch.start_time, None, time.perf_counter()
-                    )
-                )
-                self.counters["samples_in"] += len(ch.samples)
-                if spec["speed"] == 0:
-                    await asyncio.sleep(0)
-
 
 def install_signal_handlers(daemon: Daemon) -> None:
     """SIGINT and SIGTERM set the daemon's stop event (clean shutdown)."""
@@ -281,4 +237,4 @@ def install_signal_handlers(daemon: Daemon) -> None:
         loop.add_signal_handler(sig, daemon.stop.set)
 
 
-__all__ = ["CallbackSink", "ChunkEvent", "Daemon", "install_signal_handlers"]
+__all__ = ["MAX_CLOCK_JUMP_S", "CallbackSink", "ChunkEvent", "Daemon", "install_signal_handlers"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from affectstream.model.offline import first_window_end
 from affectstream.model.predictor import Predictor
 from affectstream.stream.device import DeviceState, PendingWindow
 from affectstream.stream.records import make_record
@@ -30,6 +32,11 @@ class Monitor:
     batch
         When True, :meth:`push` only queues windows; :meth:`flush` predicts all queued windows
         of all devices in one batch (one inference call per hop for many devices).
+    warmup_every_s
+        When given, a device still warming up (its calibration baseline, or its first window,
+        not complete) gets a ``calibrating`` record (``label`` None, ``reason``
+        ``"calibrating"``, ``warmup_left_s``) at its first data and then at most once per this
+        many seconds of its data; None sends none.
     """
 
     def __init__(
@@ -39,6 +46,7 @@ class Monitor:
         hop_s: float | None = None,
         max_missing: float = 0.1,
         batch: bool = False,
+        warmup_every_s: float | None = None,
     ) -> None:
         self.predictor = model if isinstance(model, Predictor) else Predictor(model)
         self.hop_s = hop_s
@@ -48,6 +56,9 @@ class Monitor:
         self._pending: list[PendingWindow] = []
         self._seq: dict[str, int] = {}
         self.predictions_out = 0
+        self.warmup_every_s = warmup_every_s
+        self._warm_last: dict[str, float] = {}
+        self._warm_records: list[dict[str, Any]] = []
 
     @property
     def modalities(self) -> list[str]:
@@ -76,6 +87,7 @@ class Monitor:
     def forget(self, device_id: str) -> None:
         """Drop a device's state (it vanished; a return starts afresh)."""
         self.devices.pop(device_id, None)
+        self._warm_last.pop(device_id, None)
 
     def push(
         self,
@@ -88,10 +100,12 @@ class Monitor:
         received: float | None = None,
     ) -> list[dict[str, Any]]:
         """Feed one chunk of one device's modality; return the records it produced."""
-        wins = self.device(device_id).push(
+        st = self.device(device_id)
+        wins = st.push(
             modality, samples, start_time=start_time, timestamps=timestamps, received=received
         )
         self._pending.extend(wins)
+        self._warmup(st, received)
         return [] if self.batch else self.flush()
 
     def push_many(
@@ -103,18 +117,49 @@ class Monitor:
         received: float | None = None,
     ) -> list[dict[str, Any]]:
         """Feed one chunk of several modalities of one device."""
-        wins = self.device(device_id).push_many(chunks, start_times=start_times, received=received)
+        st = self.device(device_id)
+        wins = st.push_many(chunks, start_times=start_times, received=received)
         self._pending.extend(wins)
+        self._warmup(st, received)
         return [] if self.batch else self.flush()
+
+    def _warmup(self, st: DeviceState, received: float | None) -> None:
+        """Queue a ``calibrating`` record for a device still warming up (rate-limited)."""
+        if self.warmup_every_s is None or st.first_k is None:
+            return
+        first_end = first_window_end(st.n_win, st.hop, st.n_base)
+        done = st.buffer.total
+        if done >= first_end:
+            return
+        t = (st.first_k + done) / st.rate
+        last = self._warm_last.get(st.device)
+        if last is not None and t - last < self.warmup_every_s:
+            return
+        self._warm_last[st.device] = t
+        w = PendingWindow(
+            st.device,
+            t,
+            None,
+            0.0,
+            "calibrating",
+            time.perf_counter() if received is None else received,
+        )
+        seq = self._seq.get(st.device, 0)
+        self._seq[st.device] = seq + 1
+        pr = self.predictor
+        rec = make_record(w, None, pr.classes, pr.model_id, seq)
+        rec["warmup_left_s"] = round((first_end - done) / st.rate, 3)
+        self._warm_records.append(rec)
 
     def flush(self) -> list[dict[str, Any]]:
         """Predict every queued window in one batch; return their records in arrival order."""
+        warm, self._warm_records = self._warm_records, []
         if not self._pending:
-            return []
+            return warm
         pend, self._pending = self._pending, []
         xs = [w.x for w in pend if w.x is not None]
         probs = self.predictor.predict(np.stack(xs)) if xs else np.empty((0, 0))
-        out, j = [], 0
+        out, j = warm, 0
         pr = self.predictor
         for w in pend:
             p = None
@@ -125,7 +170,7 @@ class Monitor:
             seq = self._seq.get(w.device, 0)
             self._seq[w.device] = seq + 1
             out.append(make_record(w, p, pr.classes, pr.model_id, seq))
-        self.predictions_out += len(out)
+        self.predictions_out += len(out) - len(warm)
         return out
 
     def status(self) -> dict[str, Any]:

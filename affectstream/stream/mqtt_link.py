@@ -7,7 +7,7 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,8 @@ def make_client(b: BrokerConfig) -> Any:
 
 
 class MqttLink:
-    """Keeps a connection up; calls ``on_message(topic, payload)`` for every raw message.
+    """Keeps a connection up; calls ``on_message(topic, payload)`` for every raw message
+    (awaited when it returns an awaitable).
 
     Parameters
     ----------
@@ -70,7 +71,7 @@ class MqttLink:
         self,
         broker: BrokerConfig,
         topics: list[str],
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, bytes], Awaitable[object] | None] | None = None,
         spool_dir: str | Path | None = None,
     ) -> None:
         self.broker = broker
@@ -155,7 +156,9 @@ class MqttLink:
                     payload = msg.payload
                     if not isinstance(payload, bytes | bytearray):
                         payload = str(payload).encode()
-                    self.on_message(msg.topic.value, bytes(payload))
+                    res = self.on_message(msg.topic.value, bytes(payload))
+                    if isinstance(res, Awaitable):
+                        await res
 
         consumer = asyncio.create_task(consume())
         stopper = asyncio.create_task(stop.wait())

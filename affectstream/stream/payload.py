@@ -5,9 +5,13 @@ Topic: ``affectstream/<device>/raw/<modality>``. Payload, UTF-8 JSON::
     {"t0": 1700000000.0,          # time of the first sample, seconds (Unix time)
      "fs": 64.0,                  # sampling rate, Hz
      "channels": ["bvp"],         # one name per column
-     "seq": 42,                   # per device and modality, +1 per message
+     "seq": 42,                   # per topic: +1 per message on this topic
      "samples": [0.1, 0.2, ...]}  # one value per sample, or one list per sample when several
                                   # channels; null is a missing sample
+
+``<modality>`` may be an alias (``gsr`` for EDA, ``ppg`` for BVP, ``temperature``/``skt`` for TEMP;
+:data:`affectstream.data.recording.MODALITY_ALIASES`), in any case: the same aliases as LSL
+stream types. A device id is one topic level (no ``/``).
 
 Predictions go to ``affectstream/<device>/emotion``. Nothing received is ever unpickled or
 evaluated; payloads over :data:`MAX_PAYLOAD_BYTES` or nested deeper than a list of lists are

@@ -18,8 +18,9 @@ def make_record(
 ) -> dict[str, Any]:
     """One prediction (or abstention) record.
 
-    ``t`` is the window end in seconds on the stream's clock; ``latency_ms`` runs from the
-    arrival of the data that completed the window to now.
+    ``t`` is the window end, Unix time in seconds (sources map their senders' clocks to it; the
+    daemon adds ``clock``, naming the clock it came from); ``latency_ms`` runs from the arrival
+    of the data that completed the window to now.
     """
     rec: dict[str, Any] = {
         "device": w.device,

@@ -7,7 +7,10 @@ import logging
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from affectstream.data import Recording
+from affectstream.stream.clock import unix_to_lsl
 from affectstream.stream.config import BrokerConfig
 from affectstream.stream.payload import encode_chunk, raw_topic
 from affectstream.stream.replay import replay_chunks
@@ -103,7 +106,9 @@ async def publish_lsl(
     wait_for_consumers_s: float = 10.0,
     linger_s: float = 2.0,
 ) -> int:
-    """Push ``rec`` through LSL outlets with the recording's own sample times as timestamps.
+    """Push ``rec`` through LSL outlets as a live device would: the recording's sample times
+    (Unix time) put on this machine's LSL clock (:func:`affectstream.stream.clock.unix_to_lsl`),
+    so a receiver maps them back to the recording's times.
 
     Waits up to ``wait_for_consumers_s`` for every outlet to have a consumer first, so nothing
     is pushed into the void, and keeps the outlets ``linger_s`` after the last push so consumers
@@ -118,7 +123,7 @@ async def publish_lsl(
     wall0 = time.perf_counter()
     for ch in replay_chunks(rec, mods, chunk_s):
         await _pace(ch.t_end, speed, wall0)
-        ts = (ch.start_time + __import__("numpy").arange(len(ch.samples)) / ch.fs).tolist()
+        ts = (unix_to_lsl(ch.start_time) + np.arange(len(ch.samples)) / ch.fs).tolist()
         outlets[ch.modality].push_chunk(ch.samples.tolist(), ts)
         n += 1
         if speed == 0 and n % 16 == 0:

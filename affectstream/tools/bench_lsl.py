@@ -25,7 +25,6 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -69,31 +68,28 @@ def consume_affectstream(n: int, seconds: float, prefix: str) -> dict[str, Any]:
     from affectstream.dsp.presets import E4_CONFIG
     from affectstream.dsp.rolling_window import RollingWindow
     from affectstream.stream.lsl_source import LslSource
+    from affectstream.stream.problems import Problems
 
     pps: dict[str, Preprocessor] = {}
     bufs: dict[str, RollingWindow] = {}
     counters: Counter[str] = Counter()
 
-    def offer(ev: Any) -> None:
+    async def emit(ev: Any) -> bool:
         pp = pps.get(ev.device)
         if pp is None:
             pp = pps[ev.device] = Preprocessor(E4_CONFIG)
             bufs[ev.device] = RollingWindow(60 * 32, 3)
         f = pp.push(ev.modality, ev.samples, start_time=ev.start_time, timestamps=ev.timestamps)
+        counters["samples_in"] += len(ev.samples)
         if len(f):
             bufs[ev.device].append(f.x)
+        return True
 
-    sink = SimpleNamespace(
-        monitor=SimpleNamespace(modalities=list(RATES)),
-        offer=offer,
-        counters=counters,
-        _bad=lambda k, m: None,
-    )
-    src = LslSource(sink, types=["BVP", "EDA", "TEMP"], max_buflen_s=10)
+    src = LslSource(list(RATES), Problems(), types=["BVP", "EDA", "TEMP"], max_buflen_s=10)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
-        task = asyncio.create_task(src.run(stop))
+        task = asyncio.create_task(src.run(stop, emit))
         while len(src.inlets) < 3 * n:
             await asyncio.sleep(0.1)
         await asyncio.sleep(2.0)

@@ -7,6 +7,7 @@ import numpy as np
 from affectstream.data import Recording
 from affectstream.model.offline import predict_recording
 from affectstream.model.predictor import Predictor
+from affectstream.stream.sinks import CallbackSink
 
 #: int8 output step of a two-class softmax is 1/256; allow two steps.
 PROB_TOL = 2.5 / 256
@@ -42,3 +43,13 @@ def assert_parity(records: list[dict], offline: dict[float, dict], classes: list
                 assert abs(r["probs"][c] - ref["probs"][c]) <= PROB_TOL, (r, ref)
             n += 1
     return n
+
+
+def is_warmup(record: dict) -> bool:
+    """A ``calibrating`` record sent while the device warms up (not a window)."""
+    return "warmup_left_s" in record
+
+
+def window_sink(records: list[dict]) -> CallbackSink:
+    """A sink keeping the window records (predictions and abstentions), not the warm-up ones."""
+    return CallbackSink(lambda r: None if is_warmup(r) else records.append(r))

@@ -13,8 +13,7 @@ from affectstream.model.predictor import Predictor
 from affectstream.stream.config import BrokerConfig, parse_config
 from affectstream.stream.daemon import Daemon
 from affectstream.stream.replay_publish import publish_mqtt
-from affectstream.stream.sinks import CallbackSink
-from tests.stream.parity import assert_parity, offline_by_time
+from tests.stream.parity import assert_parity, offline_by_time, window_sink
 
 
 def make_daemon(broker, records, **top) -> Daemon:
@@ -26,7 +25,7 @@ def make_daemon(broker, records, **top) -> Daemon:
             "sink": [{"kind": "mqtt"}],
         }
     )
-    return Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+    return Daemon(cfg, extra_sinks=[window_sink(records)])
 
 
 async def run_until(daemon: Daemon, cond, timeout: float = 60.0) -> None:
@@ -88,13 +87,14 @@ def test_mqtt_parity_three_devices_and_a_real_subscriber(broker, excerpt, tmp_pa
     for d in devices:
         mine = [r for r in records if r["device"] == d]
         assert_parity(mine, offline, pred.classes)
-    lines = [ln for ln in out.splitlines() if ln.strip()]
+    lines = [ln for ln in out.splitlines() if ln.strip() and "warmup_left_s" not in ln]
     assert len(lines) == expected
     for ln in lines:
         topic, payload = ln.split(" ", 1)
         doc = json.loads(payload)
         assert topic == f"affectstream/{doc['device']}/emotion"
         assert {"device", "t", "label", "probs", "quality", "model", "latency_ms"} <= set(doc)
+        assert doc["clock"] == "unix"  # the sender's t0, Unix time
     assert daemon.counters["bad_payloads"] == 0
 
 
@@ -298,6 +298,9 @@ def test_cli_daemon_fed_by_cli_replay_read_by_mosquitto_sub(broker, tmp_path):
     assert daemon.returncode == 0, err
     assert "stopped; stats" in err  # clean shutdown logs its counters
     docs = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+    warm = [d for d in docs if "warmup_left_s" in d]
+    assert warm and all(d["reason"] == "calibrating" for d in warm)  # warm-up reaches the sinks
+    docs = [d for d in docs if "warmup_left_s" not in d]
     assert len(docs) == 12  # (480 - 300) / 15 hops after the baseline
     assert all(d["device"] == "cli-dev" and d["label"] in ("stress", "non-stress") for d in docs)
 

@@ -8,8 +8,7 @@ from affectstream.model.predictor import Predictor
 from affectstream.stream.config import parse_config
 from affectstream.stream.daemon import Daemon
 from affectstream.stream.replay_publish import publish_lsl
-from affectstream.stream.sinks import CallbackSink
-from tests.stream.parity import assert_parity, offline_by_time
+from tests.stream.parity import assert_parity, offline_by_time, window_sink
 
 
 def lsl_daemon(records: list[dict]) -> Daemon:
@@ -19,7 +18,7 @@ def lsl_daemon(records: list[dict]) -> Daemon:
             "sink": [{"kind": "jsonl", "path": "/dev/null"}],
         }
     )
-    return Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+    return Daemon(cfg, extra_sinks=[window_sink(records)])
 
 
 def test_lsl_parity_two_devices(excerpt):
@@ -100,7 +99,7 @@ def test_lsl_sink_publishes_probabilities_and_labels(excerpt):
         }
     )
     records: list[dict] = []
-    daemon = Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+    daemon = Daemon(cfg, extra_sinks=[window_sink(records)])
     got: dict[str, list] = {"probs": [], "labels": []}
 
     async def main():

@@ -14,8 +14,8 @@ import pytest
 from affectstream.stream.config import parse_config
 from affectstream.stream.daemon import Daemon
 from affectstream.stream.payload import encode_chunk, raw_topic
-from affectstream.stream.sinks import CallbackSink
 from tests.conftest import Broker
+from tests.stream.parity import window_sink
 
 PASSWORD = "s3cret-Pa55"
 
@@ -127,7 +127,7 @@ def test_daemon_over_tls_with_credentials_from_the_environment(
         }
     )
     records: list[dict] = []
-    daemon = Daemon(cfg, extra_sinks=[CallbackSink(records.append)])
+    daemon = Daemon(cfg, extra_sinks=[window_sink(records)])
     rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 400)
     caplog.set_level(logging.DEBUG)
 
