@@ -13,6 +13,7 @@ person's window reaches any choice: :func:`choose` sees only the rows of the peo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,6 +268,7 @@ def nested_evaluation(
     names = ("normal", "calm", "heavy")
     held = {n: np.full((len(getattr(sets, n)), len(ws.classes)), np.nan) for n in names}
     per_cand = {c.name: {n: np.full_like(held[n], np.nan) for n in names} for c in candidates}
+    at_argmax = {c.name: {n: np.full_like(held[n], np.nan) for n in names} for c in candidates}
     chosen: list[dict[str, Any]] = []
     for fi, (train_subj, test_subj) in enumerate(folds):
         if set(map(str, train_subj)) & set(map(str, test_subj)):
@@ -284,6 +286,8 @@ def nested_evaluation(
             for n in names:
                 rows = sets.rows(n, test_subj)
                 per_cand[cand.name][n][rows] = serve(sets, alone[cand.name], n, rows)
+                raw = dataclasses.replace(alone[cand.name], log_offset=0.0)
+                at_argmax[cand.name][n][rows] = serve(sets, raw, n, rows)
         chosen.append(
             {
                 "fold": fi + 1,
@@ -302,6 +306,9 @@ def nested_evaluation(
         "false_alarm_target": false_alarm_rate,
         "procedure": prevalence_figures(sets, held, permutations, seed),
         "candidates": {c: prevalence_figures(sets, p, 0, seed) for c, p in per_cand.items()},
+        "candidates_at_argmax": {
+            c: prevalence_figures(sets, p, 0, seed) for c, p in at_argmax.items()
+        },
         "folds": chosen,
         "held_out": held,
     }

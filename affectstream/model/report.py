@@ -262,6 +262,16 @@ def _nested(report: dict[str, Any]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [_prevalence_row(c, f) for c, f in n["candidates"].items()]
+    if n.get("candidates_at_argmax"):
+        lines += [
+            "",
+            "The same candidates without an operating point (each window called by the larger "
+            "probability, as before this release): what the prevalence checks catch.",
+            "",
+            head,
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [_prevalence_row(c, f) for c, f in n["candidates_at_argmax"].items()]
     lines += [
         "",
         "Choices per outer fold: "

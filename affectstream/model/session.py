@@ -168,6 +168,18 @@ class PersonSession:
             return self.buffer.total >= self.n_base
         return self.calibration is not None
 
+    def warmup(self) -> tuple[float, float] | None:
+        """While the session waits for its first window: ``(t, left_s)``, the time of its last
+        frame (seconds on the frames' clock) and the seconds of data still needed; None before
+        any frame and once the first window is due."""
+        if self.first_k is None:
+            return None
+        first_end = first_window_end(self.n_win, self.hop, self.n_base)
+        done = self.buffer.total
+        if done >= first_end:
+            return None
+        return (self.first_k + done) / self.rate, (first_end - done) / self.rate
+
     def take_frames(self, frames: Frames) -> list[SessionWindow]:
         """Append frames (the next ones in time); return the scheduled windows they complete,
         warm-up windows of a feature model excepted (they only feed its calibration)."""

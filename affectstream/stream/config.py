@@ -86,7 +86,8 @@ class DaemonConfig:
     hop_s: float | None = None
     log_interval_s: float = 30.0
     queue_size: int = 10_000
-    max_missing: float = 0.1
+    #: largest share of missing frames a predicted window may hold (None: the bundle's)
+    max_missing: float | None = None
     spool_dir: str = "auto"
     #: seconds of a device's data between two ``calibrating`` records while it warms up (0: none)
     calibrating_every_s: float = 30.0

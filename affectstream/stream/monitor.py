@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.model.offline import first_window_end
 from affectstream.model.predictor import Predictor
 from affectstream.stream.device import DeviceState, PendingWindow
 from affectstream.stream.records import make_record
@@ -28,7 +27,8 @@ class Monitor:
     hop_s
         Seconds between predictions (default: the bundle's).
     max_missing
-        Largest fraction of missing frames in a window that still gets a prediction.
+        Largest fraction of missing frames in a window that still gets a prediction (default:
+        the bundle's, what training left out).
     batch
         When True, :meth:`push` only queues windows; :meth:`flush` predicts all queued windows
         of all devices in one batch (one inference call per hop for many devices).
@@ -44,7 +44,7 @@ class Monitor:
         model: Predictor | str | Path = "default",
         *,
         hop_s: float | None = None,
-        max_missing: float = 0.1,
+        max_missing: float | None = None,
         batch: bool = False,
         warmup_every_s: float | None = None,
     ) -> None:
@@ -125,13 +125,10 @@ class Monitor:
 
     def _warmup(self, st: DeviceState, received: float | None) -> None:
         """Queue a ``calibrating`` record for a device still warming up (rate-limited)."""
-        if self.warmup_every_s is None or st.first_k is None:
+        warm = None if self.warmup_every_s is None else st.session.warmup()
+        if warm is None:
             return
-        first_end = first_window_end(st.n_win, st.hop, st.n_base)
-        done = st.buffer.total
-        if done >= first_end:
-            return
-        t = (st.first_k + done) / st.rate
+        t, left_s = warm
         last = self._warm_last.get(st.device)
         if last is not None and t - last < self.warmup_every_s:
             return
@@ -148,7 +145,7 @@ class Monitor:
         self._seq[st.device] = seq + 1
         pr = self.predictor
         rec = make_record(w, None, pr.classes, pr.model_id, seq)
-        rec["warmup_left_s"] = round((first_end - done) / st.rate, 3)
+        rec["warmup_left_s"] = round(left_s, 3)
         self._warm_records.append(rec)
 
     def flush(self) -> list[dict[str, Any]]:

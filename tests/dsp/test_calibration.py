@@ -136,3 +136,30 @@ def test_stats_available_at_equal_the_statistics_of_the_rows_available_then():
         rs.update(x[avail <= t])
         np.testing.assert_allclose(mean[j], rs.stats()[0], rtol=1e-9)
         np.testing.assert_allclose(std[j], rs.stats()[1], rtol=1e-6)
+
+
+def test_output_offset_moves_the_two_class_threshold_and_passes_abstentions():
+    from affectstream.dsp.calibration import OutputOffset
+
+    b = 1.0  # stress is called when its odds exceed e: p > 1 / (1 + e^-1) = 0.731
+    p = np.array([[0.30, 0.70], [0.25, 0.75], [np.nan, np.nan], [0.9, 0.1]])
+    out = OutputOffset(0, b).apply(p)
+    assert out.argmax(1)[[0, 1, 3]].tolist() == [0, 1, 0]
+    assert np.isnan(out[2]).all()
+    np.testing.assert_allclose(out[[0, 1, 3]].sum(1), 1.0)
+    np.testing.assert_allclose(OutputOffset(0, 0.0).apply(p[:2]), p[:2])
+
+
+def test_the_offset_for_a_false_alarm_rate_calls_that_share_of_calm_windows_otherwise():
+    from affectstream.dsp.calibration import OutputOffset, offset_for_false_alarms
+
+    rng = np.random.default_rng(0)
+    ps = rng.uniform(0.05, 0.95, 2000)
+    calm = np.stack([1 - ps, ps], 1)
+    for rate in (0.05, 0.1, 0.3):
+        b = offset_for_false_alarms(calm, 0, rate)
+        called = OutputOffset(0, b).apply(calm).argmax(1) != 0
+        assert abs(called.mean() - rate) < 0.01
+    with pytest.raises(ValueError, match="fraction in"):
+        offset_for_false_alarms(calm, 0, 1.5)
+    assert offset_for_false_alarms(np.empty((0, 2)), 0, 0.1) == 0.0

@@ -129,3 +129,13 @@ def test_a_person_on_both_sides_of_an_outer_fold_is_refused():
     folds = [(np.array(SUBJECTS[:5]), np.array(SUBJECTS[4:]))]
     with pytest.raises(ValueError, match="both training and test"):
         nested_evaluation(sets, folds, CANDIDATES, 0.1, seed=0, permutations=0)
+
+
+def test_training_settings_for_the_selection_are_checked_with_the_key():
+    from affectstream.model.train_config import TrainConfig
+
+    with pytest.raises(ValueError, match="false_alarm_rate = 0"):
+        TrainConfig.from_dict({"false_alarm_rate": 0})
+    with pytest.raises(ValueError, match="running or anchored; got 'median'"):
+        TrainConfig.from_dict({"feature_rules": [{"kind": "median"}]})
+    assert TrainConfig().feature_rules == [{"kind": "running"}, {"kind": "anchored"}]
