@@ -154,7 +154,8 @@ def test_stress_predict_reduced_run(reduced_run):
         else:
             assert f"{m}_raw_p_stress" not in rows[0]
     # the progress shows each fold's held-out figures as served, as the table does
-    shown = [ln for ln in (out.parent / "progress.txt").read_text().splitlines() if ln.startswith("fold ")]
+    progress = (out.parent / "progress.txt").read_text().splitlines()
+    shown = [ln for ln in progress if ln.startswith("fold ")]
     assert len(shown) == report["split"]["n_folds"]
     for f, line in enumerate(shown, start=1):
         fold = [r for r in rows if int(r["fold"]) == f]
