@@ -144,3 +144,16 @@ def test_runtime_never_imports_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_default_model_does_not_cry_stress_in_the_demos_opening_rest(excerpt):
+    """S13 was held out of the default model's training; its first five predicted minutes lie
+    in the opening rest, before any task: at most 2 of those windows may be called stress."""
+    from affectstream.model.offline import predict_recording
+
+    pred = Predictor("default")
+    rp = predict_recording(pred, excerpt)
+    minutes = rp.t_end - rp.t_end[0] < 300.0 - 1e-6
+    assert minutes.sum() == 20 and all(t == "non-stress" for t in np.array(rp.true)[minutes])
+    called = [pred.classes[int(np.argmax(p))] for p in rp.probs[minutes]]
+    assert called.count("stress") <= 2, called
