@@ -23,7 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from affectstream.model.bundle_metadata import SCHEMA_VERSION, BundleMetadata
+
 METADATA = "metadata.json"
 MODEL = "model.tflite"
 #: Largest bundle accepted (bytes): a guard against reading something that is not a bundle.
@@ -52,11 +53,17 @@ class BundleError(ValueError):
 
 @dataclass(frozen=True)
 class Bundle:
-    """A validated bundle: its metadata and the model bytes."""
+    """A validated bundle: its metadata (the plain dict, and typed as :attr:`meta`) and the
+    model bytes."""
 
     path: str
     metadata: dict[str, Any]
     model_bytes: bytes
+
+    @property
+    def meta(self) -> BundleMetadata:
+        """The metadata, typed (validated when the bundle was read)."""
+        return BundleMetadata.from_dict(self.metadata)
 
     @property
     def size_bytes(self) -> int:
@@ -147,15 +154,13 @@ def read_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{p}: bundle metadata is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict):
         raise BundleError(f"{p}: bundle metadata must be a JSON object")
-    version = meta.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise BundleError(
-            f"{p}: bundle schema version {version!r} is not supported (this affectstream reads "
-            f"version {SCHEMA_VERSION}); upgrade affectstream or re-export the model"
-        )
     missing = [k for k in REQUIRED_KEYS if k not in meta]
-    if missing:
+    if missing and meta.get("schema_version") == SCHEMA_VERSION:
         raise BundleError(f"{p}: bundle metadata lacks {missing}; re-export the model")
+    try:
+        BundleMetadata.from_dict(meta)
+    except ValueError as exc:
+        raise BundleError(f"{p}: {exc}") from None
     digest = sha256(model)
     if digest != meta["sha256"]:
         raise BundleError(

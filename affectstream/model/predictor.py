@@ -46,11 +46,14 @@ class Predictor:
         self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         meta = self.bundle.metadata
         self.metadata = meta
-        self.classes: list[str] = list(meta["classes"])
-        self.channels: list[str] = list(meta["channels"])
-        self.window_frames = int(meta["window_frames"])
-        self.model_id: str = str(meta["model_id"])
-        self.rate = float(meta["model_rate"])
+        typed = self.bundle.meta  # validated when read
+        self.classes: list[str] = list(typed.classes)
+        self.channels: list[str] = list(typed.channels)
+        self.window_frames = typed.window_frames
+        self.model_id: str = typed.model_id
+        self.rate = typed.model_rate
+        #: largest share of missing frames a predicted window may hold (what training left out)
+        self.max_missing = typed.max_missing
         self.calibration_rule = check_rule(meta["calibration"])
         try:
             self.input_kind = input_kind(meta)

@@ -24,9 +24,6 @@ from affectstream.dsp.rolling_window import RollingWindow
 from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
 
-#: Windows with more missing frames than this are abstained on.
-MAX_MISSING = 0.1
-
 #: Frame rules the live monitor can follow (``subject`` needs the whole session, ``rest`` the
 #: person's rest periods marked as they end).
 LIVE_FRAME_RULES = ("none", "baseline", "running", "anchored")
@@ -87,7 +84,7 @@ class PersonSession:
         Seconds between windows; default the bundle's training hop.
     max_missing
         Share of missing frames above which a window is abstained on; default the bundle's
-        (what training left out), else :data:`MAX_MISSING`.
+        (what training left out: :attr:`Predictor.max_missing`).
     person
         For ``subject`` calibration (offline only): the person's frame statistics over the
         whole session, ``(mean, std)`` of shape ``(n_channels,)`` each.
@@ -107,9 +104,7 @@ class PersonSession:
         self.rate = predictor.rate
         self.n_win = predictor.window_frames
         self.hop = max(1, int(round((hop_s or float(meta["default_hop_s"])) * self.rate)))
-        self.max_missing = (
-            float(meta.get("max_missing", MAX_MISSING)) if max_missing is None else max_missing
-        )
+        self.max_missing = predictor.max_missing if max_missing is None else max_missing
         rule = predictor.calibration_rule
         self.n_base = baseline_frames(predictor)
         #: a feature model's encoder (the person's feature calibration), else None

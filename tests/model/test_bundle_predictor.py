@@ -157,3 +157,17 @@ def test_the_default_model_does_not_cry_stress_in_the_demos_opening_rest(excerpt
     assert minutes.sum() == 20 and all(t == "non-stress" for t in np.array(rp.true)[minutes])
     called = [pred.classes[int(np.argmax(p))] for p in rp.probs[minutes]]
     assert called.count("stress") <= 2, called
+
+
+def test_metadata_fields_are_checked_by_name_when_a_bundle_is_read(tmp_path):
+    b = read_bundle("default")
+    assert b.meta.max_missing == 0.1 and b.meta.classes == ("non-stress", "stress")
+    for edit, what in (
+        ({"window_frames": 100}, "window_frames 100 does not match"),
+        ({"classes": ["a", "a"]}, "'classes' names something twice"),
+        ({"max_missing": 1.5}, "'max_missing' must be a fraction"),
+        ({"model_rate": "fast"}, "'model_rate' must be a positive number"),
+    ):
+        path = write_bundle(tmp_path / "m.afb", {**b.metadata, **edit}, b.model_bytes)
+        with pytest.raises(BundleError, match=what):
+            read_bundle(path)
