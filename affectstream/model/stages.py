@@ -1,0 +1,79 @@
+"""The late stages of ``affectstream train`` (ablation, learning curve, export, figures): run so
+that one failing leaves the report of what finished, sized to what the data can say, and timed
+aloud."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+#: Fewer labelled windows than this in some class and the ablation and learning curve are
+#: skipped: their differences would be smaller than the noise of the figures they compare.
+MIN_WINDOWS_PER_CLASS = 10
+
+
+def run_stage(
+    name: str,
+    fn: Callable[[], T],
+    errors: list[dict[str, str]],
+    say: Callable[[str], None],
+    default: T,
+) -> T:
+    """``fn()``, or ``default`` when it raises: the error is appended to ``errors`` as
+    ``{"stage", "error", "traceback"}`` and shown, and the run goes on."""
+    t0 = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as exc:  # a late stage must not take the finished ones with it
+        errors.append(
+            {
+                "stage": name,
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=6),
+            }
+        )
+        say(f"ERROR in {name}: {type(exc).__name__}: {exc} (the report keeps what finished)")
+        return default
+    dt = time.perf_counter() - t0
+    if dt > 3:
+        say(f"{name}: done in {dt:.0f} s")
+    return out
+
+
+def too_small(counts: dict[str, int], n_classes: int) -> str | None:
+    """Why the windows are too few for the ablation and learning curve (None: enough).
+
+    ``counts``: labelled windows per class. With ``n`` windows per class a balanced accuracy
+    near chance ``1/k`` has a standard error of about ``sqrt((1/k)(1 - 1/k) / n) / sqrt(k)``
+    per class averaged over ``k`` classes; below :data:`MIN_WINDOWS_PER_CLASS` the stages'
+    differences drown in it.
+    """
+    lo = min(counts.values())
+    if lo >= MIN_WINDOWS_PER_CLASS:
+        return None
+    k = max(n_classes, 2)
+    se = np.sqrt((1 / k) * (1 - 1 / k) / max(lo, 1) / k)
+    return (
+        f"only {lo} windows in the smallest class (fewer than {MIN_WINDOWS_PER_CLASS}): a "
+        f"balanced accuracy here has a standard error of about {se:.2f}, larger than the "
+        "differences these stages look for"
+    )
+
+
+def estimate(n_fits: int, seconds_per_fit: float) -> str:
+    """``"about N s"`` (or min) for ``n_fits`` fits of ``seconds_per_fit`` s each."""
+    total = n_fits * seconds_per_fit
+    return f"about {total / 60:.1f} min" if total >= 90 else f"about {max(total, 1):.0f} s"
+
+
+def fit_seconds(times: dict[str, float], n_folds: int, names: Any) -> float:
+    """Mean seconds per fold of the models ``names`` in the main loop (``times``: total seconds
+    per model over ``n_folds`` folds)."""
+    names = [m for m in names if m in times]
+    return sum(times[m] for m in names) / max(n_folds * len(names), 1) if names else 0.0
