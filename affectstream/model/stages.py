@@ -9,13 +9,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import numpy as np
-
 T = TypeVar("T")
 
 #: Fewer labelled windows than this in some class and the ablation and learning curve are
-#: skipped: their differences would be smaller than the noise of the figures they compare.
-MIN_WINDOWS_PER_CLASS = 10
+#: skipped: one window more or less right moves that class's recall by more than 0.2, more than
+#: the differences these stages compare.
+MIN_WINDOWS_PER_CLASS = 5
 
 
 def run_stage(
@@ -46,23 +45,18 @@ def run_stage(
     return out
 
 
-def too_small(counts: dict[str, int], n_classes: int) -> str | None:
+def too_small(counts: dict[str, int]) -> str | None:
     """Why the windows are too few for the ablation and learning curve (None: enough).
 
-    ``counts``: labelled windows per class. With ``n`` windows per class a balanced accuracy
-    near chance ``1/k`` has a standard error of about ``sqrt((1/k)(1 - 1/k) / n) / sqrt(k)``
-    per class averaged over ``k`` classes; below :data:`MIN_WINDOWS_PER_CLASS` the stages'
-    differences drown in it.
+    ``counts``: labelled windows per class; see :data:`MIN_WINDOWS_PER_CLASS`.
     """
     lo = min(counts.values())
     if lo >= MIN_WINDOWS_PER_CLASS:
         return None
-    k = max(n_classes, 2)
-    se = np.sqrt((1 / k) * (1 - 1 / k) / max(lo, 1) / k)
     return (
-        f"only {lo} windows in the smallest class (fewer than {MIN_WINDOWS_PER_CLASS}): a "
-        f"balanced accuracy here has a standard error of about {se:.2f}, larger than the "
-        "differences these stages look for"
+        f"only {lo} windows in the smallest class (fewer than {MIN_WINDOWS_PER_CLASS}): one "
+        f"window more or less right moves that class's recall by {1 / max(lo, 1):.2f}, more "
+        "than the differences this stage compares"
     )
 
 

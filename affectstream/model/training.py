@@ -447,7 +447,12 @@ def run_training(
         recs = [r for r in recs if (r.subject or r.name) in keep]
     preprocess = Preprocessor(cfg.preprocess or default_preprocess(recs)).config
     long_enough = min(r.duration for r in recs) >= DEFAULT_BASELINE_S + cfg.window_s
-    rule = resolve_rule(cfg.calibration, recs, long_enough)
+    no_person = not long_enough and any(r.subject is None for r in recs)
+    # the default for short records calibrates to the person's other records; without subject
+    # ids each record is its own "person" and would be z-scored against itself (all zeros)
+    rule = resolve_rule(
+        cfg.calibration or ({"kind": "none"} if no_person else None), recs, long_enough
+    )
     say(f"data: {len(recs)} labelled recordings from {data}")
     ws = make_windows(
         recs,
@@ -459,6 +464,12 @@ def run_training(
         rest_labels=(rule["labels"] if rule["kind"] == "rest" else rest_labels(recs) or None),
     )
     warnings: list[str] = []
+    if no_person and not cfg.calibration:
+        warnings.append(
+            "no per-person calibration: the records are too short for a running baseline and "
+            "carry no subject ids, so a person's other records cannot calibrate them "
+            "(calibration 'none'); supply subject ids to calibrate to the person"
+        )
     if warmup_s(rule) > 0:  # the monitor predicts only once the baseline / warm-up is over
         warm = warm_rows(ws, rule)
         key = "min_s" if rule["kind"] == "running" else "baseline_s"
@@ -480,7 +491,8 @@ def run_training(
     warnings = collect_warnings(ws) + warnings
     say(
         f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
-        f"{np.unique(ws.subject).size} subjects, per class {ws.counts()}"
+        f"{np.unique(ws.subject).size} {'subjects' if ws.has_subject_ids else 'recordings'}, "
+        f"per class {ws.counts()}"
     )
     for w in warnings:
         say(f"WARNING: {w}")
@@ -609,7 +621,7 @@ def run_training(
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
     if ws.label_age is not None:  # when in a labelled period the best model errs
         results[best]["by_label_age"] = recall_by_age(ws.y, preds[best], ws.label_age, ws.classes)
-    small = too_small(ws.counts(), k)
+    small = too_small(ws.counts())
     feature_models = {m: FEATURE_MODELS[m] for m in models if m in FEATURE_MODELS}
     per_fit = fit_seconds(times, len(folds), feature_models)
     ablation: list[dict] = []
