@@ -290,6 +290,7 @@ def _networks(report: dict[str, Any], curves: dict[str, list[dict]] | None) -> l
         else:
             val = [h[val_key][-1] for h in hist] if val_key else []
         held = report["models"][name]["balanced_accuracy"]
+        unseen = info.get("validation_classes_unseen", 0)
         ratio = info["parameters"] / max(info["windows"], 1)
         text = (
             f"- {MODEL_TITLES.get(name, name)}: {info['parameters']:,} parameters for "
@@ -310,6 +311,12 @@ def _networks(report: dict[str, Any], curves: dict[str, list[dict]] | None) -> l
                 " It did not find the effect even on its training windows in the epochs early "
                 "stopping allowed: too few windows for a network to learn from the raw frames "
                 "what the hand-made features measure directly."
+            )
+        if unseen:
+            text += (
+                f" Its validation figure is not a random 20 %: Keras' `validation_split` takes "
+                f"the last 20 % of the training windows, which here held {unseen} class(es) "
+                "absent from the 80 % it trained on (the records are in label order)."
             )
         lines.append(text)
     return [*lines, "", "Loss per epoch: `training_curves.png`.", ""]

@@ -71,3 +71,26 @@ def fit_seconds(times: dict[str, float], n_folds: int, names: Any) -> float:
     per model over ``n_folds`` folds)."""
     names = [m for m in names if m in times]
     return sum(times[m] for m in names) / max(n_folds * len(names), 1) if names else 0.0
+
+
+class Paced:
+    """A progress callback for a stage of ``total`` steps that says ``"WHAT: i/total, about N s
+    left"`` at most every ``every_s`` seconds (and at the last step), whatever the stage says
+    on each step."""
+
+    def __init__(
+        self, say: Callable[[str], None], what: str, total: int, every_s: float = 10.0
+    ) -> None:
+        self.say, self.what, self.total, self.every_s = say, what, total, every_s
+        self.done = 0
+        self.t0 = self.last = time.perf_counter()
+
+    def __call__(self, _message: str) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.last < self.every_s and self.done < self.total:
+            return
+        self.last = now
+        left = (now - self.t0) / self.done * (self.total - self.done)
+        tail = f", about {left:.0f} s left" if self.done < self.total else ""
+        self.say(f"{self.what}: {self.done}/{self.total}{tail}")

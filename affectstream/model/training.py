@@ -40,7 +40,7 @@ from affectstream.model.folds import (
 from affectstream.model.hindsight import hindsight_figures
 from affectstream.model.learning_curve import Serving, learning_curve
 from affectstream.model.metrics import permutation_pvalue, recall_by_age, summarize
-from affectstream.model.stages import estimate, fit_seconds, run_stage, too_small
+from affectstream.model.stages import Paced, estimate, fit_seconds, run_stage, too_small
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
 
@@ -243,7 +243,8 @@ def train_compact_cnn(
 def train_researcher_cnn(
     x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig, seed: int
 ) -> tuple[Any, dict[str, list[float]]]:
-    """The original recipe: raw frames, random 20 % validation, fixed epochs, no class weights."""
+    """The original recipe: raw frames, Keras' `validation_split=0.2` (the last 20 % of ``x``,
+    not a random draw), fixed epochs, no class weights."""
     from affectstream.model.cnn import cpu_has_bf16, load_keras, researcher_cnn
 
     keras = load_keras()
@@ -439,6 +440,7 @@ def run_training(
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    say(f"reading {data}")
     recs = load_labelled(data, cfg.data)
     if not recs:
         raise ValueError(f"{data}: no recording carries labels; training needs labels")
@@ -462,6 +464,7 @@ def run_training(
         max_missing=cfg.max_missing,
         baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
         rest_labels=(rule["labels"] if rule["kind"] == "rest" else rest_labels(recs) or None),
+        progress=Paced(say, "windows through the serving DSP, recordings", len(recs)),
     )
     warnings: list[str] = []
     if no_person and not cfg.calibration:
@@ -563,9 +566,15 @@ def run_training(
                     _raw(ws, tr1, n_recorded), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
                 )
                 curves["researcher_cnn"].append(hist)
+                cut = int(np.ceil(tr1.size * 0.8))  # Keras validates on the LAST 20 %
+                unseen = set(ws.y[tr1[cut:]].tolist()) - set(ws.y[tr1[:cut]].tolist())
                 networks["researcher_cnn"] = {
                     "parameters": int(net.count_params()),
                     "windows": int(tr1.size),
+                    "validation_classes_unseen": max(
+                        len(unseen),
+                        networks.get("researcher_cnn", {}).get("validation_classes_unseen", 0),
+                    ),
                 }
                 x_te = np.concatenate([_raw(ws, te, n_recorded), _raw(ctx, cte, n_recorded)])
                 p = net.predict(x_te, verbose=0, batch_size=256)
