@@ -127,7 +127,7 @@ def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
 
 def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
     """A Preprocessor config for the modalities every recording has, with preset filters and a
-    heart-rate channel derived from the pulse wave (BVP)."""
+    heart-rate channel derived from the pulse wave (BVP) or a single ECG lead."""
     common = set.intersection(*(set(r.signals) for r in recordings))
     mods = [m for m, _ in DEFAULT_RATES if m in common]
     if not mods:
