@@ -58,7 +58,9 @@ def test_no_subject_column_every_model_on_one_ecg_column(tmp_path):
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     assert report["errors"] == [] and set(report["models"]) == set(models)
-    assert report["dataset"]["channels"] == ["ecg"] and not report["dataset"]["has_subject_ids"]
+    # one ECG lead: its frames and a heart-rate channel from its R peaks
+    assert report["dataset"]["channels"] == ["ecg", "heart_rate"]
+    assert not report["dataset"]["has_subject_ids"]
     # split by recording, stratified, every class in every training set; the count is said
     split = report["split"]
     assert split["by"] == "recording" and split["method"] == "stratified group k-fold"
