@@ -308,9 +308,14 @@ def _networks(report: dict[str, Any], curves: dict[str, list[dict]] | None) -> l
             )
         elif held < report["chance_level"] + 0.1:
             text += (
-                " It did not find the effect even on its training windows in the epochs early "
-                "stopping allowed: too few windows for a network to learn from the raw frames "
-                "what the hand-made features measure directly."
+                " It did not find the effect even on its training windows in the epochs "
+                + (
+                    "its fixed recipe gives"
+                    if name == "researcher_cnn"
+                    else "early stopping allowed"
+                )
+                + ": too few windows for a network to learn from the raw frames what the "
+                "hand-made features measure directly."
             )
         if unseen:
             text += (
