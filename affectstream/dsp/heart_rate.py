@@ -1,11 +1,13 @@
-"""A heart-rate channel derived, causally and chunk by chunk, from the filtered pulse wave.
+"""A heart-rate channel derived, causally and chunk by chunk, from the filtered pulse wave or a
+single ECG lead.
 
 The Preprocessor adds it to the frames (config ``"derived": [{"name": "heart_rate", "source":
 "bvp"}]``) so that a model on frames sees the heart rate as a slow channel beside EDA and TEMP,
 instead of having to find beats in the raw pulse wave itself (which a small CNN trained on a
 few thousand windows does poorly).
 
-Beats are found by :func:`affectstream.dsp.beats.systolic_peaks` in blocks of
+Beats are found by :func:`affectstream.dsp.beats.systolic_peaks` (pulse wave) or
+:func:`affectstream.dsp.beats.detect_r_peaks` (ECG, Pan-Tompkins) in blocks of
 :data:`BLOCK_S` seconds on the absolute model grid, each read with :data:`CONTEXT_S` seconds of
 frames before it and :data:`MARGIN_S` after it; a block's beats are known once the frame
 ``MARGIN_S`` after its end has arrived. The channel at frame ``k`` is 60 / the median of the
@@ -19,10 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectstream.dsp.beats import MIN_IBI_S, median_rate_bpm, refine_peaks, systolic_peaks
+from affectstream.dsp.beats import (
+    MIN_IBI_S,
+    detect_r_peaks,
+    median_rate_bpm,
+    refine_peaks,
+    systolic_peaks,
+)
 
 #: Modalities a heart-rate channel can be derived from.
-HEART_RATE_SOURCES = ("bvp",)
+HEART_RATE_SOURCES = ("bvp", "ecg")
 
 #: Seconds of frames whose beats are read at once (the detector costs about as much for 10 s as
 #: for 7 s of frames, so longer blocks cost less per second; the channel lags by up to 6 s).
@@ -41,10 +49,22 @@ class StreamingHeartRate:
     Parameters
     ----------
     rate
-        Frame rate in Hz (the model grid).
+        Frame rate in Hz (the model grid; an ECG source needs at least 100 Hz).
+    source
+        The modality of the frames: ``"bvp"`` (pulse wave) or ``"ecg"`` (one lead).
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, source: str = "bvp") -> None:
+        if source not in HEART_RATE_SOURCES:
+            raise ValueError(
+                f"heart rate from {source!r}: derive it from one of {', '.join(HEART_RATE_SOURCES)}"
+            )
+        if source == "ecg" and rate < 100:
+            raise ValueError(
+                f"heart rate from ECG frames at {rate:g} Hz: R-peak detection needs a model rate "
+                "of at least 100 Hz"
+            )
+        self.source = source
         self.rate = float(rate)
         self.block = max(1, int(round(BLOCK_S * rate)))
         self.context = int(round(CONTEXT_S * rate))
@@ -102,9 +122,13 @@ class StreamingHeartRate:
         if finite.mean() < 0.5:
             return
         seg = np.where(finite, seg, 0.0)
-        peaks = systolic_peaks(seg, self.rate)
-        inside = (peaks + lo >= b) & (peaks + lo < b + self.block)
-        pos = refine_peaks(seg, peaks[inside]) + lo
+        if self.source == "ecg":
+            peaks = detect_r_peaks(seg, self.rate)
+            pos = peaks[(peaks + lo >= b) & (peaks + lo < b + self.block)] + lo
+        else:
+            peaks = systolic_peaks(seg, self.rate)
+            inside = (peaks + lo >= b) & (peaks + lo < b + self.block)
+            pos = refine_peaks(seg, peaks[inside]) + lo
         min_gap = MIN_IBI_S * self.rate
         for p in pos:
             if not self._beats or p - self._beats[-1] >= min_gap:

@@ -206,7 +206,7 @@ class Preprocessor:
         self._k_emitted: int | None = None
         names = self._modality_channel_names()
         self._derived = [
-            (names.index(d["source"]), StreamingHeartRate(self.rate))
+            (names.index(d["source"]), StreamingHeartRate(self.rate, d["source"]))
             for d in self.config["derived"]
         ]
 

@@ -141,6 +141,11 @@ FLAT_TOLERANCE = {"ecg": 1e-4, "bvp": 1e-2}
 #: A window whose quality falls below this is abstained on.
 MIN_WINDOW_QUALITY = 0.5
 
+#: Derived frame columns left out of the missing-data count: they are computed from the recorded
+#: channels and are NaN until the first beats of a session are known (about 6 s), which in a
+#: one-minute record is a tenth of every window; the model reads them as 0 there.
+DERIVED_COLUMNS = ("heart_rate",)
+
 
 def window_quality(
     x: np.ndarray, channel_names: list[str], rate: float, max_missing: float = 0.1
@@ -156,7 +161,8 @@ def window_quality(
     rate
         Frame rate in Hz.
     max_missing
-        Largest fraction of missing frames that still gets a prediction.
+        Largest fraction of missing frames that still gets a prediction (recorded channels;
+        :data:`DERIVED_COLUMNS` are not counted).
 
     Returns
     -------
@@ -164,7 +170,9 @@ def window_quality(
         Quality in [0, 1] (1 minus the worst of missing, flat-line and out-of-range fractions)
         and None, or a reason for abstaining.
     """
-    missing = float(np.isnan(x).any(axis=1).mean()) if x.size else 1.0
+    recorded = [c for c, name in enumerate(channel_names) if name not in DERIVED_COLUMNS]
+    xr = x[:, recorded] if len(recorded) < x.shape[1] else x
+    missing = float(np.isnan(xr).any(axis=1).mean()) if xr.size else 1.0
     if missing > max_missing:
         return 1.0 - missing, f"missing data ({missing:.0%} of the window)"
     worst, why = missing, "missing data"

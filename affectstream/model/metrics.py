@@ -76,6 +76,58 @@ def shift_permutation_pvalue(
     return (hits + 1) / (n_permutations + 1)
 
 
+def group_permutation_pvalue(
+    y: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray,
+    n_classes: int,
+    n_permutations: int = 1000,
+    seed: int = 0,
+) -> float:
+    """p-value of the pooled balanced accuracy against labels permuted between groups.
+
+    For data whose groups each carry one label (one-minute records with no subject ids: every
+    record is its own group), where a shift inside a group changes nothing. Each permutation
+    gives every group the label of another group (all of its windows alike), which keeps the
+    windows of one record together, as the split does.
+    """
+    rng = np.random.default_rng(seed)
+    observed = balanced_accuracy(y, pred, n_classes)
+    names, inverse = np.unique(groups, return_inverse=True)
+    label = np.zeros(names.size, dtype=y.dtype)
+    label[inverse] = y
+    hits = 0
+    for _ in range(n_permutations):
+        if balanced_accuracy(rng.permutation(label)[inverse], pred, n_classes) >= observed:
+            hits += 1
+    return (hits + 1) / (n_permutations + 1)
+
+
+def permutation_pvalue(
+    y: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray,
+    n_classes: int,
+    n_permutations: int = 1000,
+    seed: int = 0,
+) -> tuple[float, str]:
+    """The permutation test that can move the labels of these groups: circular shifts inside
+    each group (:func:`shift_permutation_pvalue`) where some group holds more than one label,
+    else labels permuted between groups (:func:`group_permutation_pvalue`).
+
+    Returns ``(p_value, how)``, ``how`` a phrase for the report.
+    """
+    varied = any(np.unique(y[groups == g]).size > 1 for g in np.unique(groups))
+    if varied:
+        p = shift_permutation_pvalue(y, pred, groups, n_classes, n_permutations, seed)
+        return p, f"{n_permutations} circular shifts of each group's label sequence"
+    p = group_permutation_pvalue(y, pred, groups, n_classes, n_permutations, seed)
+    return p, (
+        f"{n_permutations} permutations of the labels between groups (each group carries one "
+        "label, so shifts inside a group would change nothing)"
+    )
+
+
 def summarize(
     y: np.ndarray, pred: np.ndarray, subjects: np.ndarray, classes: Sequence[str]
 ) -> dict[str, Any]:

@@ -283,22 +283,132 @@ def _nested(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown(report: dict[str, Any], figures: list[str]) -> str:
-    """The report as Markdown."""
+#: The report's first lines when the data has no subject ids.
+NO_SUBJECT_IDS = (
+    "**No subject ids: the split is by recording.** Records of one person may sit on both "
+    "sides of the split, so a model can score by recognising the person rather than the "
+    "state: the figures below are an upper bound for new people (like the leaky record-wise "
+    "row of the ablation), not what a new person would get. Supply the groups: "
+    "`--subject-column NAME` (a column of the table), `--records-per-subject N` (a table "
+    "laid out person by person, N records each) or `--groups-file FILE` (each record's "
+    "subject id, one line per record)."
+)
+
+
+def _data_lines(report: dict[str, Any]) -> list[str]:
+    """The report's opening: the no-subject-ids warning first, then what the data holds."""
     ds = report["dataset"]
-    lines = [
-        "# affectstream training report",
-        "",
-        f"Data: `{report['data']}`: {ds['n_recordings']} recordings, {ds['n_subjects']} "
-        f"{'subjects' if ds['has_subject_ids'] else 'recordings (no subject ids)'}, "
+    who = (
+        f"{ds['n_subjects']} subjects"
+        if ds["has_subject_ids"]
+        else "no subject ids (each recording is its own group)"
+    )
+    lines = ["# affectstream training report", ""]
+    if not ds["has_subject_ids"]:
+        lines += [NO_SUBJECT_IDS, ""]
+    lines += [
+        f"Data: `{report['data']}`: {ds['n_recordings']} recordings, {who}, "
         f"{ds['n_windows']} windows of {ds['window_s']:g} s every {ds['hop_s']:g} s at "
         f"{ds['model_rate_hz']:g} Hz ({', '.join(ds['channels'])}).",
         f"Windows per class: {ds['windows_per_class']}. Chance level (balanced accuracy): "
         f"{report['chance_level']:.3f}.",
-        f"Split: {report['split']['kind']}, {report['split']['n_folds']} folds, by "
-        f"{report['split']['by']}: no {report['split']['by']} is in training and test of a fold.",
+    ]
+    return lines
+
+
+def _split_lines(split: dict[str, Any]) -> list[str]:
+    """What the split did and could not do."""
+    lines = [
+        f"Split: {split.get('method', split['kind'])}, {split['n_folds']} folds, by "
+        f"{split['by']}: no {split['by']} is in training and test of a fold, and every "
+        "fold's training set holds every class."
+    ]
+    return lines + [f"- {n}" for n in split.get("notes") or []]
+
+
+def _stage_lines(report: dict[str, Any]) -> list[str]:
+    """Stages that failed (with their errors) and stages skipped or shrunk, and why."""
+    lines: list[str] = []
+    if report.get("errors"):
+        lines += ["## Stages that failed", ""]
+        lines += [
+            f"- **{e['stage']}**: `{e['error']}`. The rest of this report is what finished."
+            for e in report["errors"]
+        ]
+        lines.append("")
+    if report.get("skipped"):
+        lines += ["## Stages skipped", ""] + [f"- {s}" for s in report["skipped"]] + [""]
+    return lines
+
+
+def _networks(report: dict[str, Any], curves: dict[str, list[dict]] | None) -> list[str]:
+    """Why each network does what it does, in its own numbers: parameters against training
+    windows, and what it reached on its training windows, its validation windows and the
+    held-out people."""
+    nets = report.get("networks") or {}
+    if not nets or not curves:
+        return []
+    lines = ["## What the networks learned (from their own training curves)", ""]
+    for name, info in nets.items():
+        hist = curves.get(name) or []
+        if not hist or name not in report["models"]:
+            continue
+        train = [h["accuracy"][-1] for h in hist if h.get("accuracy")]
+        val_key = "val_accuracy" if any(h.get("val_accuracy") for h in hist) else None
+        if name == "cnn" and val_key:  # early stopping restored the best validation epoch
+            at = [int(np.argmin(h["val_loss"])) for h in hist]
+            train = [h["accuracy"][i] for h, i in zip(hist, at, strict=True)]
+            val = [h[val_key][i] for h, i in zip(hist, at, strict=True)]
+        else:
+            val = [h[val_key][-1] for h in hist] if val_key else []
+        held = report["models"][name]["balanced_accuracy"]
+        unseen = info.get("validation_classes_unseen", 0)
+        ratio = info["parameters"] / max(info["windows"], 1)
+        text = (
+            f"- {MODEL_TITLES.get(name, name)}: {info['parameters']:,} parameters for "
+            f"{info['windows']} training windows per fold ({ratio:,.0f} per window). "
+            f"Accuracy on its own training windows {_fmt(float(np.mean(train)))}"
+            + (f", on its validation windows {_fmt(float(np.mean(val)))}" if val else "")
+            + f"; balanced accuracy on the held-out {report['split']['by']}s {_fmt(held)} "
+            f"(chance {report['chance_level']:.3f})."
+        )
+        if train and np.mean(train) > 0.9 and held < report["chance_level"] + 0.1:
+            text += (
+                " It memorised the training windows (each window's own noise and the "
+                "people in it) and learned nothing that carries to people it has not seen: "
+                "with this many parameters per window, fitting the training set says nothing."
+            )
+        elif held < report["chance_level"] + 0.1:
+            text += (
+                " It did not find the effect even on its training windows in the epochs "
+                + (
+                    "its fixed recipe gives"
+                    if name == "researcher_cnn"
+                    else "early stopping allowed"
+                )
+                + ": too few windows for a network to learn from the raw frames what the "
+                "hand-made features measure directly."
+            )
+        if unseen:
+            text += (
+                f" Its validation figure is not a random 20 %: Keras' `validation_split` takes "
+                f"the last 20 % of the training windows, which here held {unseen} class(es) "
+                "absent from the 80 % it trained on (the records are in label order)."
+            )
+        lines.append(text)
+    return [*lines, "", "Loss per epoch: `training_curves.png`.", ""]
+
+
+def markdown(
+    report: dict[str, Any], figures: list[str], curves: dict[str, list[dict]] | None = None
+) -> str:
+    """The report as Markdown."""
+    lines = [
+        *_data_lines(report),
+        *_split_lines(report["split"]),
         f"Calibration: {report['calibration']}.",
         "",
+        *_stage_lines(report),
     ]
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- **{w}**" for w in report["warnings"]] + [""]
@@ -352,6 +462,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         "on this data the signal does not show that it carries the labels for new people."
     )
     lines += ["", verdict, "", f"p-values: {report['permutation_test']}.", ""]
+    lines += _networks(report, curves)
     lines += _by_label_age(report)
     lines += _hindsight(report)
     lines += _learning_curve(report)
@@ -382,16 +493,41 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         ]
     if report.get("exportable"):
         saved = report["exportable"]
-        top = max(saved, key=saved.get)
+        nested = (report.get("nested") or {}).get("procedure") and "logreg" in saved
+        top = "logreg" if nested else max(saved, key=saved.get)
+        why = (
+            "whose procedure was scored nested, at its operating point, with the prevalence "
+            "checks (its figure above is that one)"
+            if nested
+            else "the better by cross-validated balanced accuracy"
+        )
         lines += [
             "## Export",
             "",
             "Saved for `affectstream export DIR --out MODEL`: "
             + ", ".join(f"{MODEL_TITLES.get(m, m)} ({_fmt(v)})" for m, v in saved.items())
-            + f". By default export takes the {MODEL_TITLES.get(top, top)}, the better by "
-            "cross-validated balanced accuracy; `--model` names another.",
+            + f". By default export takes the {MODEL_TITLES.get(top, top)}, {why}; `--model` "
+            "names another.",
             "",
         ]
+        at_chance = [
+            m
+            for m in saved
+            if report["models"][m]["p_value"] >= 0.05
+            or report["models"][m]["balanced_accuracy"] <= report["chance_level"]
+        ]
+        if at_chance:
+            lines += [
+                "**Not distinguishable from chance:** "
+                + ", ".join(
+                    f"{MODEL_TITLES.get(m, m)} (p = {report['models'][m]['p_value']:.3g})"
+                    for m in at_chance
+                )
+                + f". The best model of this run is the {MODEL_TITLES.get(report['best_model'])}"
+                "; a bundle exported from a model at chance runs, but its predictions carry "
+                "nothing about the labels.",
+                "",
+            ]
     if report.get("not_exported"):
         what = "Not saved for export" if report.get("exportable") else "Nothing saved for export"
         lines += ([] if report.get("exportable") else ["## Export", ""]) + [
@@ -440,7 +576,58 @@ def write_predictions(path: Path, columns: dict[str, Sequence[Any]]) -> None:
 
 
 def write_report(report: dict[str, Any], curves: dict[str, list[dict]], out: Path) -> None:
-    """Write ``report.json``, the figures and ``report.md`` into ``out``."""
-    figures = _figures(report, curves, out)
+    """Write ``report.json``, the figures and ``report.md`` into ``out``; a figure that fails
+    is recorded in ``report["errors"]`` and the report is written without it."""
+    from affectstream.model.stages import run_stage
+
+    errors = report.setdefault("errors", [])
+    figures = run_stage(
+        "figures", lambda: _figures(report, curves, out), errors, lambda _m: None, []
+    )
     (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
-    (out / "report.md").write_text(markdown(report, figures))
+    (out / "report.md").write_text(markdown(report, figures, curves))
+
+
+def write_refusal(
+    out: Path,
+    data: str,
+    n_recordings: int,
+    ws: Any,
+    warnings: Sequence[str],
+    reason: str,
+) -> None:
+    """The report of a run whose split was refused: what the data holds and why no held-out
+    figure can be made (``report.json`` with ``"refused"``, and ``report.md``)."""
+    report = {
+        "data": data,
+        "dataset": {
+            "n_recordings": n_recordings,
+            "n_subjects": int(np.unique(ws.subject).size),
+            "has_subject_ids": ws.has_subject_ids,
+            "n_windows": len(ws),
+            "windows_per_class": ws.counts(),
+            "classes": ws.classes,
+            "channels": ws.channel_names,
+            "model_rate_hz": ws.rate,
+            "window_s": ws.window_s,
+            "hop_s": ws.hop_s,
+        },
+        "chance_level": 1.0 / len(ws.classes),
+        "refused": reason,
+        "warnings": list(warnings),
+    }
+    lines = [
+        *_data_lines(report),
+        "",
+        "## No held-out evaluation: the split was refused",
+        "",
+        f"**{reason}.**",
+        "",
+        "No model was trained: a figure from folds whose training sets lack a class would score "
+        "that class 0 and say nothing about the rest.",
+        "",
+    ]
+    if warnings:
+        lines += ["## Warnings", ""] + [f"- **{w}**" for w in warnings] + [""]
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    (out / "report.md").write_text("\n".join(lines))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data import Recording, load_recordings
+from affectstream.data.groups import assign_subjects
 from affectstream.dsp.calibration import (
     DEFAULT_BASELINE_S,
     centre_outputs,
@@ -31,10 +32,17 @@ from affectstream.model.calibrated import (
     warm_rows,
 )
 from affectstream.model.feature_calibration import FeatureRule
+from affectstream.model.folds import (
+    SplitError,
+    leaky_folds,
+    make_folds,  # noqa: F401  (re-exported: its home was here)
+    plan_window_folds,
+)
 from affectstream.model.hindsight import hindsight_figures
 from affectstream.model.learning_curve import Serving, learning_curve
-from affectstream.model.metrics import recall_by_age, shift_permutation_pvalue, summarize
+from affectstream.model.metrics import permutation_pvalue, recall_by_age, summarize
 from affectstream.model.nested import Choice, PrevalenceSets, nested_stage
+from affectstream.model.stages import Paced, estimate, fit_seconds, run_stage, too_small
 from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
 
@@ -108,13 +116,18 @@ def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
         subject_column=options.get("subject_column"),
         subjects=options.get("subjects"),
     )
+    recs = assign_subjects(
+        recs,
+        records_per_subject=options.get("records_per_subject"),
+        groups_file=options.get("groups_file"),
+    )
     excluded = set(options.get("exclude_subjects") or [])
     return [r for r in recs if r.labels and (r.subject or r.name) not in excluded]
 
 
 def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
     """A Preprocessor config for the modalities every recording has, with preset filters and a
-    heart-rate channel derived from the pulse wave (BVP)."""
+    heart-rate channel derived from the pulse wave (BVP) or a single ECG lead."""
     common = set.intersection(*(set(r.signals) for r in recordings))
     mods = [m for m, _ in DEFAULT_RATES if m in common]
     if not mods:
@@ -196,24 +209,6 @@ def run_nested(
     )
     res.pop("held_out")
     return res, final, sets
-
-
-def make_folds(ws: WindowSet, split: str, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/test indices by subject: leave-one-subject-out or GroupKFold."""
-    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
-
-    groups = ws.subject
-    n_groups = np.unique(groups).size
-    if n_groups < 2:
-        raise ValueError(f"only {n_groups} subject(s): a subject-wise split needs at least 2")
-    if split == "loso":
-        cv = LeaveOneGroupOut()
-    else:
-        cv = GroupKFold(n_splits=min(n_splits, n_groups))
-    folds = [(tr, te) for tr, te in cv.split(ws.y, ws.y, groups)]
-    for tr, te in folds:  # the promise of this module; cheap enough to check every time
-        assert not set(groups[tr]) & set(groups[te]), "a subject is in both train and test"
-    return folds
 
 
 def _inner_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +293,8 @@ def train_compact_cnn(
 def train_researcher_cnn(
     x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig, seed: int
 ) -> tuple[Any, dict[str, list[float]]]:
-    """The original recipe: raw frames, random 20 % validation, fixed epochs, no class weights."""
+    """The original recipe: raw frames, Keras' `validation_split=0.2` (the last 20 % of ``x``,
+    not a random draw), fixed epochs, no class weights."""
     from affectstream.model.cnn import cpu_has_bf16, load_keras, researcher_cnn
 
     keras = load_keras()
@@ -386,24 +382,30 @@ def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def run_ablation(ws: WindowSet, rule: dict[str, Any], n_splits: int, seed: int) -> list[dict]:
+def run_ablation(
+    ws: WindowSet,
+    rule: dict[str, Any],
+    n_splits: int,
+    seed: int,
+    subj_folds: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> list[dict]:
     """Feature models under every calibration, split by subject and (leaky) by window.
 
     Shows how much a leaky split and each calibration change the score. ``subject`` uses the
     test person's whole session (transductive), so it is an upper reference, not a live figure.
+    ``subj_folds``: the training's own folds (default: :func:`plan_window_folds`'s); the leaky
+    split is :func:`~affectstream.model.folds.leaky_folds` (left out when a class has fewer
+    than 2 windows).
     """
-    from sklearn.model_selection import StratifiedKFold
-
     out = []
     k = len(ws.classes)
-    subj_folds = make_folds(ws, "groupkfold", n_splits)
-    rec_folds = list(
-        StratifiedKFold(n_splits=min(n_splits, 5), shuffle=True, random_state=seed).split(
-            ws.y, ws.y
-        )
-    )
+    if subj_folds is None:
+        subj_folds = plan_window_folds(ws, "groupkfold", n_splits, seed).folds
+    rec_folds = leaky_folds(ws.y, min(n_splits, 5), seed)
     ctx = ws.context_windows()
-    for split_name, folds in (("subject-wise", subj_folds), ("record-wise (leaky)", rec_folds)):
+    own = "subject-wise" if ws.has_subject_ids else "by recording"
+    splits = ((own, subj_folds), ("record-wise (leaky)", rec_folds))
+    for split_name, folds in [(n, f) for n, f in splits if f]:
         for cal in ablation_rules(ws, rule):
             f_all = calibrated_features(ws, np.arange(len(ws)), cal)
             f_ctx = calibrated_features(ctx, np.arange(len(ctx)), cal)
@@ -481,13 +483,14 @@ def run_training(
 
     Returns the report as a dict (also written to ``out_dir/report.json``).
     """
-    from affectstream.model.report import write_predictions, write_report
+    from affectstream.model.report import write_predictions, write_refusal, write_report
 
     cfg = config or TrainConfig()
     say = progress or (lambda _m: None)
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    say(f"reading {data}")
     recs = load_labelled(data, cfg.data)
     if not recs:
         raise ValueError(f"{data}: no recording carries labels; training needs labels")
@@ -496,7 +499,12 @@ def run_training(
         recs = [r for r in recs if (r.subject or r.name) in keep]
     preprocess = Preprocessor(cfg.preprocess or default_preprocess(recs)).config
     long_enough = min(r.duration for r in recs) >= DEFAULT_BASELINE_S + cfg.window_s
-    rule = resolve_rule(cfg.calibration, recs, long_enough)
+    no_person = not long_enough and any(r.subject is None for r in recs)
+    # the default for short records calibrates to the person's other records; without subject
+    # ids each record is its own "person" and would be z-scored against itself (all zeros)
+    rule = resolve_rule(
+        cfg.calibration or ({"kind": "none"} if no_person else None), recs, long_enough
+    )
     say(f"data: {len(recs)} labelled recordings from {data}")
     ws = make_windows(
         recs,
@@ -506,9 +514,16 @@ def run_training(
         max_missing=cfg.max_missing,
         baseline_s=float(rule.get("baseline_s", DEFAULT_BASELINE_S)),
         rest_labels=(rule["labels"] if rule["kind"] == "rest" else rest_labels(recs) or None),
+        progress=Paced(say, "windows through the serving DSP, recordings", len(recs)),
     )
     ws_all = ws
     warnings: list[str] = []
+    if no_person and not cfg.calibration:
+        warnings.append(
+            "no per-person calibration: the records are too short for a running baseline and "
+            "carry no subject ids, so a person's other records cannot calibrate them "
+            "(calibration 'none'); supply subject ids to calibrate to the person"
+        )
     if warmup_s(rule) > 0:  # the monitor predicts only once the baseline / warm-up is over
         warm = warm_rows(ws, rule)
         key = "min_s" if rule["kind"] == "running" else "baseline_s"
@@ -530,11 +545,23 @@ def run_training(
     warnings = collect_warnings(ws) + warnings
     say(
         f"windows: {len(ws)} of {cfg.window_s:g} s every {cfg.hop_s:g} s, "
-        f"{np.unique(ws.subject).size} subjects, per class {ws.counts()}"
+        f"{np.unique(ws.subject).size} {'subjects' if ws.has_subject_ids else 'recordings'}, "
+        f"per class {ws.counts()}"
     )
     for w in warnings:
         say(f"WARNING: {w}")
-    folds = make_folds(ws, cfg.split, cfg.n_splits)
+    try:
+        plan = plan_window_folds(ws, cfg.split, cfg.n_splits, cfg.seed)
+    except SplitError as exc:  # said in the report too, then raised
+        write_refusal(out, str(data), len(recs), ws, warnings, str(exc))
+        say(f"split refused: {exc}; report: {out / 'report.md'}")
+        raise
+    folds = plan.folds
+    say(f"split: {plan.kind}, {plan.n_folds} folds by {plan.by}")
+    for note in plan.notes:
+        say(f"split: {note}")
+    errors: list[dict[str, str]] = []
+    skipped: list[str] = []
     k = len(ws.classes)
     n_recorded = len(ws.channel_names) - len(preprocess.get("derived") or [])
     models = [m for m in cfg.models]
@@ -545,6 +572,8 @@ def run_training(
     served = {m: np.zeros((len(ws), k)) for m in models}
     times = dict.fromkeys(models, 0.0)
     curves: dict[str, list[dict[str, list[float]]]] = {"cnn": [], "researcher_cnn": []}
+    networks: dict[str, dict[str, Any]] = {}  # parameters and training windows per network
+    t_folds = time.perf_counter()
     all_idx = np.arange(len(ws))
     if any(m in models for m in FEATURE_MODELS):
         f_cal = calibrated_features(ws, all_idx, rule)
@@ -574,6 +603,7 @@ def run_training(
                     rate=ws.rate,
                 )
                 curves["cnn"].append(hist)
+                networks["cnn"] = {"parameters": int(net.count_params()), "windows": int(tr.size)}
                 x_te = np.concatenate(
                     [
                         calibrated_inputs(ws, te, rule, gc, gs),
@@ -587,6 +617,16 @@ def run_training(
                     _raw(ws, tr1, n_recorded), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
                 )
                 curves["researcher_cnn"].append(hist)
+                cut = int(np.ceil(tr1.size * 0.8))  # Keras validates on the LAST 20 %
+                unseen = set(ws.y[tr1[cut:]].tolist()) - set(ws.y[tr1[:cut]].tolist())
+                networks["researcher_cnn"] = {
+                    "parameters": int(net.count_params()),
+                    "windows": int(tr1.size),
+                    "validation_classes_unseen": max(
+                        len(unseen),
+                        networks.get("researcher_cnn", {}).get("validation_classes_unseen", 0),
+                    ),
+                }
                 x_te = np.concatenate([_raw(ws, te, n_recorded), _raw(ctx, cte, n_recorded)])
                 p = net.predict(x_te, verbose=0, batch_size=256)
             times[m] += time.perf_counter() - t0
@@ -598,7 +638,12 @@ def run_training(
             ba = summarize(ws.y[te], pred, ws.subject[te], ws.classes)["balanced_accuracy"]
             msg.append(f"{m} {ba:.2f}")
         n_test = np.unique(ws.subject[te]).size
-        say(f"fold {fi + 1}/{len(folds)} ({n_test} test subjects): " + " | ".join(msg))
+        left = (time.perf_counter() - t_folds) / (fi + 1) * (len(folds) - fi - 1)
+        say(
+            f"fold {fi + 1}/{len(folds)} ({n_test} test {plan.by}s): "
+            + " | ".join(msg)
+            + (f" (about {left:.0f} s left)" if fi + 1 < len(folds) else "")
+        )
     uncentred: dict[str, dict[str, float]] = {}
     raw_probs: dict[str, np.ndarray] = {}
     for m in centred:  # as the monitor serves them: each person's output centred
@@ -614,9 +659,10 @@ def run_training(
         uncentred[m]["subjects_worse"] = int(sum(g < -0.01 for g in gain))
     preds = {m: probs[m].argmax(1) for m in models}
     results: dict[str, Any] = {}
+    permutation_how = ""
     for m in models:
         s = summarize(ws.y, preds[m], ws.subject, ws.classes)
-        s["p_value"] = shift_permutation_pvalue(
+        s["p_value"], permutation_how = permutation_pvalue(
             ws.y, preds[m], ws.subject, k, cfg.permutations, cfg.seed
         )
         s["wall_time_s"] = times[m]
@@ -635,19 +681,51 @@ def run_training(
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
     if ws.label_age is not None:  # when in a labelled period the best model errs
         results[best]["by_label_age"] = recall_by_age(ws.y, preds[best], ws.label_age, ws.classes)
-    nested, final_choice, nested_sets = run_nested(recs, preprocess, ws_all, ws, folds, cfg, say)
-    ablation = run_ablation(ws, rule, cfg.n_splits, cfg.seed) if cfg.ablation else []
+    small = too_small(ws.counts())
+    nested, final_choice, nested_sets = run_stage(
+        "nested selection",
+        lambda: run_nested(recs, preprocess, ws_all, ws, folds, cfg, say),
+        errors,
+        say,
+        (None, None, None),
+    )
     feature_models = {m: FEATURE_MODELS[m] for m in models if m in FEATURE_MODELS}
+    per_fit = fit_seconds(times, len(folds), feature_models)
+    ablation: list[dict] = []
+    if cfg.ablation and small:
+        skipped.append(f"ablation (split and calibration compared) skipped: {small}")
+    elif cfg.ablation:
+        n_fits = 2 * len(ablation_rules(ws, rule)) * len(FEATURE_MODELS) * len(folds)
+        say(f"ablation: {n_fits} feature-model fits, {estimate(n_fits, per_fit)}")
+        ablation = run_stage(
+            "ablation",
+            lambda: run_ablation(ws, rule, cfg.n_splits, cfg.seed, folds),
+            errors,
+            say,
+            [],
+        )
     curve: list[dict[str, Any]] = []
-    if cfg.learning_curve and feature_models:
-        say("learning curve: feature models on fewer training subjects")
+    if cfg.learning_curve and feature_models and small:
+        skipped.append(f"learning curve skipped: {small}")
+    elif cfg.learning_curve and feature_models:
+        n_fits = 5 * 3 * len(folds) * len(feature_models)
+        say(
+            f"learning curve: feature models on fewer training {plan.by}s, up to {n_fits} fits, "
+            f"{estimate(n_fits, per_fit)}"
+        )
         serving = (
             Serving(f_ctx, [context_rows(ws, te) for _, te in folds], partial(centre_held_out, ws))
             if rule["centre_output"]
             else None
         )
-        curve = learning_curve(
-            f_cal, ws.y, ws.subject, k, folds, feature_models, cfg.seed, serving=serving
+        curve = run_stage(
+            "learning curve",
+            lambda: learning_curve(
+                f_cal, ws.y, ws.subject, k, folds, feature_models, cfg.seed, serving=serving
+            ),
+            errors,
+            say,
+            [],
         )
     report: dict[str, Any] = {
         "data": str(data),
@@ -666,29 +744,50 @@ def run_training(
         },
         "split": {
             "kind": cfg.split,
+            "method": plan.kind,
             "n_folds": len(folds),
-            "by": "subject" if ws.has_subject_ids else "recording",
+            "requested_folds": plan.requested,
+            "by": plan.by,
+            "notes": plan.notes,
         },
         "calibration": rule,
         "chance_level": 1.0 / k,
         "models": results,
         "best_model": best,
         "best_p_value": results[best]["p_value"],
-        "permutation_test": f"{cfg.permutations} circular shifts of each subject's label "
-        "sequence against fixed predictions",
+        "permutation_test": f"{permutation_how} against fixed predictions",
         "nested": nested,
         "ablation": ablation,
         "learning_curve": curve,
         "warnings": warnings,
+        "networks": networks,
+        "skipped": skipped,
+        "errors": errors,
         "config": cfg.as_dict(),
     }
     exportable: dict[str, dict[str, Any]] = {}
     if final_choice is not None and nested_sets is not None and nested is not None:
         say("final logistic regression: the nested procedure's choice on every person, for export")
-        exportable["logreg"] = _save_nested_logreg(nested_sets, final_choice, nested, cfg, out)
+        saved = run_stage(
+            "export (logistic regression, nested procedure)",
+            lambda: _save_nested_logreg(nested_sets, final_choice, nested, cfg, out),
+            errors,
+            say,
+            None,
+        )
+        if saved:
+            exportable["logreg"] = saved
     elif "logreg" in models and rule["kind"] == "running":
         say("final logistic regression: fitting on all subjects for export")
-        exportable["logreg"] = _save_final_logreg(ws, rule, cfg, out)
+        saved = run_stage(
+            "export (logistic regression)",
+            lambda: _save_final_logreg(ws, rule, cfg, out),
+            errors,
+            say,
+            None,
+        )
+        if saved:
+            exportable["logreg"] = saved
     if rule["kind"] == "rest":
         say("no model saved for export: the monitor does not take rest-period markers yet")
         report["not_exported"] = (
@@ -696,13 +795,41 @@ def run_training(
             "live monitor does not take yet; train with 'running' or 'baseline' to export"
         )
     elif "cnn" in models:
-        say("final CNN: training on all subjects for export")
-        exportable["cnn"] = _save_final_cnn(ws, rule, cfg, out, curves["cnn"])
+        say(
+            f"final CNN: training on all {plan.by}s for export, "
+            f"{estimate(1, times['cnn'] / len(folds))}"
+        )
+        saved = run_stage(
+            "export (CNN)",
+            lambda: _save_final_cnn(ws, rule, cfg, out, curves["cnn"]),
+            errors,
+            say,
+            None,
+        )
+        if saved:
+            exportable["cnn"] = saved
     if exportable:
-        _save_model_meta(ws, rule, preprocess, cfg, out, report, exportable)
+        run_stage(
+            "export (model_meta.json)",
+            lambda: _save_model_meta(ws, rule, preprocess, cfg, out, report, exportable),
+            errors,
+            say,
+            None,
+        )
         report["exportable"] = {m: e["cv_balanced_accuracy"] for m, e in exportable.items()}
-    write_predictions(out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs, raw_probs))
-    report["predictions"] = PREDICTIONS_FILE
+    if run_stage(
+        "predictions.csv",
+        lambda: (
+            write_predictions(
+                out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs, raw_probs)
+            )
+            or True
+        ),
+        errors,
+        say,
+        False,
+    ):
+        report["predictions"] = PREDICTIONS_FILE
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)
     say(
@@ -710,6 +837,8 @@ def run_training(
         f"{results[best]['balanced_accuracy']:.3f}, chance {1.0 / k:.3f}, "
         f"p = {results[best]['p_value']:.3g})"
     )
+    for e in report["errors"]:
+        say(f"FAILED: {e['stage']}: {e['error']}")
     return report
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 
+from affectstream.data import LabelInterval, Recording
 from affectstream.stream.config import BrokerConfig
 from affectstream.tools.recording_args import add_recording_args, load_from_args
 
@@ -30,6 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def after(rec: Recording, t0: float) -> Recording:
+    """``rec`` with every time (signals and labels) moved so that it starts at ``t0`` s."""
+    dt = t0 - rec.start_time
+    signals = {
+        k: dataclasses.replace(
+            sig,
+            start_time=sig.start_time + dt,
+            timestamps=None if sig.timestamps is None else sig.timestamps + dt,
+        )
+        for k, sig in rec.signals.items()
+    }
+    labels = [LabelInterval(iv.label, iv.start + dt, iv.end + dt) for iv in rec.labels]
+    return dataclasses.replace(rec, signals=signals, labels=labels)
+
+
 def run(args: argparse.Namespace) -> int:
     """Publish every recording at PATH, one after another."""
     from affectstream.stream.replay_publish import publish_lsl, publish_mqtt
@@ -38,8 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if not host or not port.isdigit():
         raise ValueError(f"--broker {args.broker!r}: write HOST:PORT, e.g. 127.0.0.1:1883")
     broker = BrokerConfig(host=host, port=int(port))
+    ends: dict[str, float] = {}  # each device's last published time (s)
     for rec in load_from_args(args.path, args):
         device = args.device or rec.subject or rec.name
+        if device in ends and rec.start_time < ends[device]:
+            # one person's records of a long table each start at 0 s: publish them back to back
+            # as one session, or the monitor would drop the later ones as out of order
+            rec = after(rec, ends[device])
+        ends[device] = rec.end_time
         mods = args.modalities or [m for m in rec.signals if m != "hr"]
         if args.to == "mqtt":
             n = asyncio.run(publish_mqtt(rec, broker, device, args.speed, mods))

@@ -42,6 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "something else (default 0.1)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--records-per-subject",
+        type=int,
+        metavar="N",
+        help="no subject column, records laid out person by person: every N records in file "
+        "order are one person",
+    )
+    p.add_argument(
+        "--groups-file",
+        metavar="FILE",
+        help="no subject column: a file with each record's subject id, one line per record in "
+        "file order (or record,subject pairs)",
+    )
     add_recording_args(p)
     p.set_defaults(func=run)
 
@@ -71,6 +84,8 @@ def build_config(args: argparse.Namespace):
         "subject_column",
         "subjects",
         "exclude_subjects",
+        "records_per_subject",
+        "groups_file",
     ):
         val = getattr(args, key)
         if val is not None:
@@ -97,4 +112,8 @@ def run(args: argparse.Namespace) -> int:
         f"(chance {report['chance_level']:.3f}), macro-F1 {r['macro_f1']:.3f}, "
         f"p = {r['p_value']:.3g}; report in {args.out}/report.md"
     )
+    if report.get("errors"):
+        failed = ", ".join(e["stage"] for e in report["errors"])
+        print(f"affectstream train: failed stage(s): {failed} (see the report)", file=sys.stderr)
+        return 1
     return 0

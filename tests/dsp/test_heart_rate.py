@@ -98,3 +98,31 @@ def test_bad_derived_channels_are_refused(derived, match):
 
 def test_configs_without_derived_channels_resolve_to_none():
     assert Preprocessor(E4_CONFIG).config["derived"] == []
+
+
+def test_a_single_ecg_lead_gives_the_channel_too(mitdb_100):
+    """From one lead of real ECG (MIT-BIH 100, 360 Hz) on a 100 Hz model grid: the channel
+    follows the heart rate of the cardiologists' beat annotations."""
+    from affectstream.data.wfdb_record import read_annotation_samples, read_wfdb
+
+    rec = read_wfdb(mitdb_100)
+    rec = rec.slice_time(rec.start_time, rec.start_time + 300)
+    ecg = rec.signals["ecg"]
+    rec.signals = {"ecg": type(ecg)(ecg.data[:, :1], ecg.fs, ecg.start_time, ecg.channels[:1])}
+    cfg = {
+        "model_rate": 100.0,
+        "modalities": [{"name": "ecg", "fs": ecg.fs, "channels": [ecg.channels[0]]}],
+        "derived": [{"name": "heart_rate", "source": "ecg"}],
+    }
+    frames = Preprocessor(cfg).process_recording(rec)
+    ref, _ = read_annotation_samples(mitdb_100, "atr")
+    ref_t = ref[ref < 300 * ecg.fs] / ecg.fs
+    ref_bpm = 60.0 / np.diff(ref_t)
+    t = frames.t - frames.t[0]
+    hr = frames.x[:, 1]
+    ok = (t > 20) & np.isfinite(hr)
+    assert ok.mean() > 0.9
+    truth = np.interp(t[ok], ref_t[1:], ref_bpm)
+    assert np.median(np.abs(hr[ok] - truth)) < 3.0
+    with pytest.raises(ValueError, match="at least 100 Hz"):
+        StreamingHeartRate(64.0, "ecg")
