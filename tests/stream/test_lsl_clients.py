@@ -252,6 +252,86 @@ def test_mne_lsl_players_feed_the_daemon(excerpt):
     assert abs(warm[0]["t"] - t_start) < 10
 
 
+@pytest.mark.slow
+def test_mne_lsl_players_give_the_predictions_of_the_same_data_offline(excerpt, tmp_path):
+    """PlayerLSL as the sending side, through to predictions: what the daemon predicts from the
+    players' streams equals offline prediction of the samples it received (a frame model with
+    no warm-up, so a minute of real-time playing gives predictions)."""
+    pytest.importorskip("mne_lsl", reason="the bench extra (mne-lsl) is not installed")
+    from mne_lsl.player import PlayerLSL
+
+    from affectstream.data import Recording, Signal
+    from affectstream.model.bundle import read_bundle, write_bundle
+    from tests.conftest import CNN_BUNDLE
+
+    logging.getLogger("mne_lsl").setLevel(logging.ERROR)
+    b = read_bundle(CNN_BUNDLE)
+    rule = {k: v for k, v in b.metadata["calibration"].items() if k not in ("min_s", "baseline_s")}
+    meta = {**b.metadata, "calibration": {**rule, "kind": "none", "centre_output": False}}
+    model = write_bundle(tmp_path / "none.afb", meta, b.model_bytes)
+    rec = excerpt.slice_time(excerpt.start_time + 600, excerpt.start_time + 700)
+    dev = f"mnep-{uuid.uuid4().hex[:6]}"
+    records: list[dict] = []
+    got: list[ChunkEvent] = []
+
+    class Watching(Daemon):
+        def offer(self, ev: ChunkEvent) -> bool:  # the validated chunks the monitor gets
+            ok = super().offer(ev)
+            if ok and ev.device == dev:
+                got.append(ev)
+            return ok
+
+    cfg = parse_config(
+        {
+            "model": str(model),
+            "hop_s": 5.0,
+            "source": [{"kind": "lsl"}],
+            "sink": [{"kind": "jsonl", "path": "/dev/null"}],
+        }
+    )
+    daemon = Watching(cfg, extra_sinks=[window_sink(records)])
+    players = [
+        PlayerLSL(
+            _player_raw(rec, m, ch_type),
+            chunk_size=chunk,
+            n_repeat=1,
+            name=f"{dev}-{m}",
+            source_id=f"{dev}/{m}",
+        )
+        for m, ch_type, chunk in (("bvp", "bio", 16), ("eda", "gsr", 2), ("temp", "temperature", 2))
+    ]
+
+    def predicted() -> list[dict]:
+        return [r for r in records if r["device"] == dev and r["label"]]
+
+    async def main():
+        task = asyncio.create_task(daemon.run())
+        await asyncio.sleep(1.5)
+        for p in players:
+            p.start()
+        deadline = time.monotonic() + 95
+        while len(predicted()) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        for p in players:
+            p.stop()
+        daemon.stop.set()
+        await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+    live = predicted()
+    assert len(live) >= 3, f"{len(live)} predictions from the players in 95 s"
+    signals = {}
+    for m in ("bvp", "eda", "temp"):
+        evs = [e for e in got if e.modality == m]
+        t = np.concatenate([e.start_time + np.arange(len(e.samples)) / e.fs for e in evs])
+        x = np.concatenate([e.samples for e in evs])
+        signals[m] = Signal(x, evs[0].fs, float(t[0]), (m,), t)
+    received = Recording(signals, subject="S13", session="player")
+    pred = Predictor(model)
+    offline = offline_by_time(pred, received, hop_s=5.0)
+    assert assert_parity(live, offline, pred.classes) == len(live)
+
+
 def test_outlet_at_the_wrong_rate_is_refused_and_unknown_types_hinted(caplog):
     import pylsl
 
