@@ -174,7 +174,18 @@ def test_rules_a_live_stream_cannot_provide_are_refused_with_the_way_out(
             predict_recording(pred, excerpt)
 
 
-def test_training_windows_equal_offline_for_every_feature_rule(any_rule_predictor, excerpt):
+@pytest.fixture(scope="module", params=["bundled", *FEATURE_RULES])
+def feature_rule_predictor(request, tmp_path_factory):
+    """The packaged feature model under every feature calibration and output step."""
+    if request.param == "bundled":
+        return Predictor("default")
+    b = read_bundle(Predictor("default").bundle.path)
+    meta = {**b.metadata, "calibration": {"clip": 4.0, **FEATURE_RULES[request.param]}}
+    path = tmp_path_factory.mktemp("feature-rules") / f"{request.param}.afb"
+    return Predictor(write_bundle(path, meta, b.model_bytes))
+
+
+def test_training_windows_equal_offline_for_every_feature_rule(feature_rule_predictor, excerpt):
     """monitor = offline (above) and offline = training: the windows training cuts, calibrated
     by replaying each session's schedule, give what offline prediction serves."""
     import dataclasses
@@ -185,9 +196,8 @@ def test_training_windows_equal_offline_for_every_feature_rule(any_rule_predicto
     from affectstream.model.training import centre_held_out
     from affectstream.model.windows import make_windows
 
-    pred = any_rule_predictor
-    if pred.input_kind != "features":
-        pytest.skip("frame models: covered by the CNN parity tests")
+    pred = feature_rule_predictor
+    assert pred.input_kind == "features"
     meta, cal = pred.metadata, pred.calibration_rule
     ws = make_windows(
         [excerpt], meta["preprocess"], window_s=meta["window_s"], hop_s=meta["default_hop_s"]
