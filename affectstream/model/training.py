@@ -38,12 +38,21 @@ from affectstream.model.folds import (
     make_folds,  # noqa: F401  (re-exported: its home was here)
     plan_window_folds,
 )
+from affectstream.model.held_out_models import (
+    FEATURE_MODELS,
+    CompactCnn,
+    Fold,
+    FoldData,
+    ResearcherCnn,
+    make_model,
+    train_compact_cnn,
+)
 from affectstream.model.hindsight import hindsight_figures
 from affectstream.model.learning_curve import Serving, learning_curve
 from affectstream.model.metrics import permutation_pvalue, recall_by_age, summarize
 from affectstream.model.nested import Choice, PrevalenceSets, nested_stage
 from affectstream.model.stages import Paced, estimate, fit_seconds, run_stage, too_small
-from affectstream.model.train_config import CnnConfig, ResearcherConfig, TrainConfig
+from affectstream.model.train_config import TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
 
 Progress = Callable[[str], None]
@@ -51,8 +60,6 @@ Progress = Callable[[str], None]
 #: Model rate chosen for the modalities present (Hz): fast enough for each preset's band.
 DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("temp", 4.0))
 
-#: The models on hand-made features: name -> ``make(seed)``, an unfitted classifier.
-FEATURE_MODELS = {"logreg": baselines.logistic_regression, "forest": baselines.tree_ensemble}
 
 #: The held-out predictions of every window, beside the report.
 PREDICTIONS_FILE = "predictions.csv"
@@ -209,119 +216,6 @@ def run_nested(
     )
     res.pop("held_out")
     return res, final, sets
-
-
-def _inner_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
-
-    n = groups.size
-    if np.unique(groups).size >= 3:
-        cv = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        return next(cv.split(np.zeros(n), groups=groups))
-    return next(ShuffleSplit(n_splits=1, test_size=fraction, random_state=seed).split(np.zeros(n)))
-
-
-def train_compact_cnn(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    n_classes: int,
-    cfg: CnnConfig,
-    seed: int,
-    fixed_epochs: int | None = None,
-    channel_names: Sequence[str] | None = None,
-    rate: float | None = None,
-) -> tuple[Any, dict[str, list[float]]]:
-    """Train the compact CNN with early stopping on an inner subject-wise validation split, or,
-    with ``fixed_epochs``, on all of ``x`` for that many epochs (the final refit).
-
-    ``channel_names`` and ``rate`` (Hz) choose the two-branch network (pulse wave or ECG fast,
-    the other channels slow, see :func:`affectstream.model.cnn.compact_cnn`); without them one
-    branch reads every channel."""
-    from affectstream.model.cnn import SLOW_RATE_HZ, compact_cnn, fast_prefix, load_keras
-
-    keras = load_keras()
-    keras.utils.set_random_seed(seed)
-    if fixed_epochs is not None:
-        tr, va = np.arange(len(y)), np.empty(0, dtype=np.int64)
-    else:
-        tr, va = _inner_split(groups, cfg.validation_fraction, seed)
-    counts = np.bincount(y[tr], minlength=n_classes)
-    weights = {c: float(len(tr) / (n_classes * counts[c])) for c in range(n_classes) if counts[c]}
-    model = compact_cnn(
-        x.shape[1],
-        x.shape[2],
-        n_classes,
-        dropout=cfg.dropout,
-        input_noise=cfg.input_noise,
-        n_fast=fast_prefix(list(channel_names)) if channel_names else 0,
-        slow_pool=max(1, int(rate // SLOW_RATE_HZ)) if rate else 1,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    if fixed_epochs is not None:
-        hist = model.fit(
-            x,
-            y,
-            epochs=fixed_epochs,
-            batch_size=cfg.batch_size,
-            class_weight=weights,
-            verbose=0,
-            shuffle=True,
-        )
-        return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=cfg.patience, restore_best_weights=True
-    )
-    hist = model.fit(
-        x[tr],
-        y[tr],
-        validation_data=(x[va], y[va]),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        class_weight=weights,
-        callbacks=[stop],
-        verbose=0,
-        shuffle=True,
-    )
-    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-
-
-def train_researcher_cnn(
-    x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ResearcherConfig, seed: int
-) -> tuple[Any, dict[str, list[float]]]:
-    """The original recipe: raw frames, Keras' `validation_split=0.2` (the last 20 % of ``x``,
-    not a random draw), fixed epochs, no class weights."""
-    from affectstream.model.cnn import cpu_has_bf16, load_keras, researcher_cnn
-
-    keras = load_keras()
-    keras.utils.set_random_seed(seed)
-    model = researcher_cnn(x.shape[1], x.shape[2], n_classes, mixed_bf16=cpu_has_bf16())
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    hist = model.fit(
-        x, y, validation_split=0.2, epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0
-    )
-    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-
-
-def _raw(ws: WindowSet, idx: np.ndarray, n_channels: int) -> np.ndarray:
-    """The windows' first ``n_channels`` frame columns (the recorded signals, not the derived
-    channels after them) in physical units, missing values as 0: the researcher's input."""
-    return np.nan_to_num(ws.x[idx, :, :n_channels], nan=0.0)
-
-
-def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
-    """Of ``idx``, windows that do not overlap (one per window length per session)."""
-    keep, last = [], {}
-    for i in idx:
-        s = ws.session[i]
-        if s not in last or ws.t_end[i] - last[s] >= ws.window_s - 1e-9:
-            keep.append(i)
-            last[s] = ws.t_end[i]
-    return np.array(keep, dtype=np.int64)
 
 
 def context_rows(ws: WindowSet, test: np.ndarray) -> np.ndarray:
@@ -571,64 +465,21 @@ def run_training(
     centred = [m for m in models if m != "majority"] if rule["centre_output"] else []
     served = {m: np.zeros((len(ws), k)) for m in models}
     times = dict.fromkeys(models, 0.0)
-    curves: dict[str, list[dict[str, list[float]]]] = {"cnn": [], "researcher_cnn": []}
-    networks: dict[str, dict[str, Any]] = {}  # parameters and training windows per network
+    held_out = {m: make_model(m) for m in models}
     t_folds = time.perf_counter()
     all_idx = np.arange(len(ws))
+    f_cal = f_ctx = None
     if any(m in models for m in FEATURE_MODELS):
         f_cal = calibrated_features(ws, all_idx, rule)
         f_ctx = calibrated_features(ctx, np.arange(len(ctx)), rule)
+    fold_data = FoldData(ws, ctx, rule, cfg, n_recorded, f_cal, f_ctx)
     for fi, (tr, te) in enumerate(folds):
         msg = []
-        train_sessions = np.unique(ws.session[tr])
         cte = context_rows(ws, te)  # predicted too, for output centring only
-        for m in models:
+        fold = Fold(fi, tr, te, cte)
+        for m, model in held_out.items():
             t0 = time.perf_counter()
-            if m == "majority":
-                p = baselines.majority_predict(ws.y[tr], te.size + cte.size, k)
-            elif m in FEATURE_MODELS:
-                est = FEATURE_MODELS[m](cfg.seed)
-                f_te = np.concatenate([f_cal[te], f_ctx[cte]])
-                p = baselines.fit_predict_features(est, f_cal[tr], ws.y[tr], f_te, k)
-            elif m == "cnn":
-                gc, gs = fit_global(ws, train_sessions, rule)
-                net, hist = train_compact_cnn(
-                    calibrated_inputs(ws, tr, rule, gc, gs),
-                    ws.y[tr],
-                    ws.subject[tr],
-                    k,
-                    cfg.cnn,
-                    cfg.seed + fi,
-                    channel_names=ws.channel_names,
-                    rate=ws.rate,
-                )
-                curves["cnn"].append(hist)
-                networks["cnn"] = {"parameters": int(net.count_params()), "windows": int(tr.size)}
-                x_te = np.concatenate(
-                    [
-                        calibrated_inputs(ws, te, rule, gc, gs),
-                        calibrated_inputs(ctx, cte, rule, gc, gs),
-                    ]
-                )
-                p = net.predict(x_te, verbose=0, batch_size=256)
-            else:  # researcher_cnn
-                tr1 = _one_minute_records(ws, tr)
-                net, hist = train_researcher_cnn(
-                    _raw(ws, tr1, n_recorded), ws.y[tr1], k, cfg.researcher, cfg.seed + fi
-                )
-                curves["researcher_cnn"].append(hist)
-                cut = int(np.ceil(tr1.size * 0.8))  # Keras validates on the LAST 20 %
-                unseen = set(ws.y[tr1[cut:]].tolist()) - set(ws.y[tr1[:cut]].tolist())
-                networks["researcher_cnn"] = {
-                    "parameters": int(net.count_params()),
-                    "windows": int(tr1.size),
-                    "validation_classes_unseen": max(
-                        len(unseen),
-                        networks.get("researcher_cnn", {}).get("validation_classes_unseen", 0),
-                    ),
-                }
-                x_te = np.concatenate([_raw(ws, te, n_recorded), _raw(ctx, cte, n_recorded)])
-                p = net.predict(x_te, verbose=0, batch_size=256)
+            p = model.fit_predict(fold_data, fold)
             times[m] += time.perf_counter() - t0
             probs[m][te], ctx_probs[m][cte] = p[: te.size], p[te.size :]
             # as served: the fold holds its test people's whole sessions, so centring them here
@@ -644,6 +495,11 @@ def run_training(
             + " | ".join(msg)
             + (f" (about {left:.0f} s left)" if fi + 1 < len(folds) else "")
         )
+    curves: dict[str, list[dict[str, list[float]]]] = {"cnn": [], "researcher_cnn": []}
+    networks: dict[str, dict[str, Any]] = {}  # parameters and training windows per network
+    for m, model in held_out.items():
+        if isinstance(model, CompactCnn | ResearcherCnn):
+            curves[m], networks[m] = model.curves, model.network
     uncentred: dict[str, dict[str, float]] = {}
     raw_probs: dict[str, np.ndarray] = {}
     for m in centred:  # as the monitor serves them: each person's output centred
