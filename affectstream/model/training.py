@@ -7,6 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from affectstream.model.calibrated import (
 )
 from affectstream.model.feature_calibration import FeatureRule
 from affectstream.model.folds import (
+    FoldPlan,
     SplitError,
     leaky_folds,
     make_folds,  # noqa: F401  (re-exported: its home was here)
@@ -367,23 +369,24 @@ def collect_warnings(ws: WindowSet) -> list[str]:
     return w
 
 
-def run_training(
-    data: str | Path,
-    out_dir: str | Path,
-    config: TrainConfig | None = None,
-    progress: Progress | None = print,
-) -> dict[str, Any]:
-    """Train and evaluate every configured model on subject-wise folds; write the report.
+@dataclass
+class PreparedData:
+    """The labelled recordings as training sees them: the Preprocessor config, the comparison
+    table's calibration rule, every window (``ws_all``, for the nested stage's re-cuts) and the
+    windows after the warm-up (``ws``, ``ctx`` their context), and what to warn about."""
 
-    Returns the report as a dict (also written to ``out_dir/report.json``).
-    """
-    from affectstream.model.report import write_predictions, write_refusal, write_report
+    recs: list[Recording]
+    preprocess: dict[str, Any]
+    rule: dict[str, Any]
+    ws_all: WindowSet
+    ws: WindowSet
+    ctx: WindowSet
+    warnings: list[str]
 
-    cfg = config or TrainConfig()
-    say = progress or (lambda _m: None)
-    t_start = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+
+def prepare_windows(data: str | Path, cfg: TrainConfig, say: Progress) -> PreparedData:
+    """Read the labelled recordings, choose the Preprocessor and the rule, cut the windows
+    through the serving DSP, keep those after the warm-up; raise when nothing is left."""
     say(f"reading {data}")
     recs = load_labelled(data, cfg.data)
     if not recs:
@@ -444,18 +447,37 @@ def run_training(
     )
     for w in warnings:
         say(f"WARNING: {w}")
-    try:
-        plan = plan_window_folds(ws, cfg.split, cfg.n_splits, cfg.seed)
-    except SplitError as exc:  # said in the report too, then raised
-        write_refusal(out, str(data), len(recs), ws, warnings, str(exc))
-        say(f"split refused: {exc}; report: {out / 'report.md'}")
-        raise
-    folds = plan.folds
-    say(f"split: {plan.kind}, {plan.n_folds} folds by {plan.by}")
-    for note in plan.notes:
-        say(f"split: {note}")
-    errors: list[dict[str, str]] = []
-    skipped: list[str] = []
+    return PreparedData(recs, preprocess, rule, ws_all, ws, ctx, warnings)
+
+
+@dataclass
+class HeldOutPredictions:
+    """Every model's held-out class probabilities on the outer folds: ``probs`` (as the model
+    gave them, then as served once :func:`score_models` has run), ``ctx_probs`` (the context
+    windows), ``served`` (output centred where the rule says so), seconds per model, the
+    networks' curves and sizes, and the calibrated features the feature models read."""
+
+    probs: dict[str, np.ndarray]
+    ctx_probs: dict[str, np.ndarray]
+    served: dict[str, np.ndarray]
+    centred: list[str]
+    times: dict[str, float]
+    curves: dict[str, list[dict[str, list[float]]]]
+    networks: dict[str, dict[str, Any]]
+    features: np.ndarray | None
+    context_features: np.ndarray | None
+
+
+def cross_validate(
+    prep: PreparedData,
+    cfg: TrainConfig,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    by: str,
+    say: Progress,
+) -> HeldOutPredictions:
+    """Every configured model (:func:`~affectstream.model.held_out_models.make_model`) fitted
+    on each fold's training people and asked about its test people."""
+    ws, ctx, rule, preprocess = prep.ws, prep.ctx, prep.rule, prep.preprocess
     k = len(ws.classes)
     n_recorded = len(ws.channel_names) - len(preprocess.get("derived") or [])
     models = [m for m in cfg.models]
@@ -491,7 +513,7 @@ def run_training(
         n_test = np.unique(ws.subject[te]).size
         left = (time.perf_counter() - t_folds) / (fi + 1) * (len(folds) - fi - 1)
         say(
-            f"fold {fi + 1}/{len(folds)} ({n_test} test {plan.by}s): "
+            f"fold {fi + 1}/{len(folds)} ({n_test} test {by}s): "
             + " | ".join(msg)
             + (f" (about {left:.0f} s left)" if fi + 1 < len(folds) else "")
         )
@@ -500,6 +522,21 @@ def run_training(
     for m, model in held_out.items():
         if isinstance(model, CompactCnn | ResearcherCnn):
             curves[m], networks[m] = model.curves, model.network
+    return HeldOutPredictions(
+        probs, ctx_probs, served, centred, times, curves, networks, f_cal, f_ctx
+    )
+
+
+def score_models(
+    prep: PreparedData, held: HeldOutPredictions, cfg: TrainConfig
+) -> tuple[dict[str, Any], str, dict[str, np.ndarray], str]:
+    """Each model's figures as served (and before output centring where it was centred), its
+    p-value and hindsight bounds; returns the results, the best model, the probabilities before
+    centring and how the permutation test permuted."""
+    ws, ctx = prep.ws, prep.ctx
+    k = len(ws.classes)
+    models, probs, ctx_probs = list(held.probs), held.probs, held.ctx_probs
+    centred, served, times = held.centred, held.served, held.times
     uncentred: dict[str, dict[str, float]] = {}
     raw_probs: dict[str, np.ndarray] = {}
     for m in centred:  # as the monitor serves them: each person's output centred
@@ -537,14 +574,26 @@ def run_training(
     best = max(results, key=lambda m: results[m]["balanced_accuracy"])
     if ws.label_age is not None:  # when in a labelled period the best model errs
         results[best]["by_label_age"] = recall_by_age(ws.y, preds[best], ws.label_age, ws.classes)
-    small = too_small(ws.counts())
-    nested, final_choice, nested_sets = run_stage(
-        "nested selection",
-        lambda: run_nested(recs, preprocess, ws_all, ws, folds, cfg, say),
-        errors,
-        say,
-        (None, None, None),
-    )
+    return results, best, raw_probs, permutation_how
+
+
+def comparison_stages(
+    prep: PreparedData,
+    held: HeldOutPredictions,
+    cfg: TrainConfig,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    by: str,
+    small: str | None,
+    errors: list[dict[str, str]],
+    skipped: list[str],
+    say: Progress,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ablation (split and calibration compared) and the learning curve of the feature
+    models, each a stage that may fail or be skipped (``small``: why the data is too small)
+    without losing the report; returns both (empty when not run)."""
+    ws, rule, k = prep.ws, prep.rule, len(prep.ws.classes)
+    f_cal, f_ctx, times = held.features, held.context_features, held.times
+    models = list(held.probs)
     feature_models = {m: FEATURE_MODELS[m] for m in models if m in FEATURE_MODELS}
     per_fit = fit_seconds(times, len(folds), feature_models)
     ablation: list[dict] = []
@@ -566,7 +615,7 @@ def run_training(
     elif cfg.learning_curve and feature_models:
         n_fits = 5 * 3 * len(folds) * len(feature_models)
         say(
-            f"learning curve: feature models on fewer training {plan.by}s, up to {n_fits} fits, "
+            f"learning curve: feature models on fewer training {by}s, up to {n_fits} fits, "
             f"{estimate(n_fits, per_fit)}"
         )
         serving = (
@@ -583,44 +632,27 @@ def run_training(
             say,
             [],
         )
-    report: dict[str, Any] = {
-        "data": str(data),
-        "dataset": {
-            "n_recordings": len(recs),
-            "n_subjects": int(np.unique(ws.subject).size),
-            "subjects": sorted(map(str, np.unique(ws.subject))),
-            "has_subject_ids": ws.has_subject_ids,
-            "n_windows": len(ws),
-            "windows_per_class": ws.counts(),
-            "classes": ws.classes,
-            "channels": ws.channel_names,
-            "model_rate_hz": ws.rate,
-            "window_s": ws.window_s,
-            "hop_s": ws.hop_s,
-        },
-        "split": {
-            "kind": cfg.split,
-            "method": plan.kind,
-            "n_folds": len(folds),
-            "requested_folds": plan.requested,
-            "by": plan.by,
-            "notes": plan.notes,
-        },
-        "calibration": rule,
-        "chance_level": 1.0 / k,
-        "models": results,
-        "best_model": best,
-        "best_p_value": results[best]["p_value"],
-        "permutation_test": f"{permutation_how} against fixed predictions",
-        "nested": nested,
-        "ablation": ablation,
-        "learning_curve": curve,
-        "warnings": warnings,
-        "networks": networks,
-        "skipped": skipped,
-        "errors": errors,
-        "config": cfg.as_dict(),
-    }
+    return ablation, curve
+
+
+def save_exports(
+    prep: PreparedData,
+    held: HeldOutPredictions,
+    cfg: TrainConfig,
+    out: Path,
+    report: dict[str, Any],
+    nested_final: tuple[dict[str, Any] | None, Choice | None, PrevalenceSets | None],
+    by: str,
+    n_folds: int,
+    errors: list[dict[str, str]],
+    say: Progress,
+) -> None:
+    """Fit and save what ``affectstream export`` takes (the nested procedure's logistic
+    regression, else the table's; the CNN) and ``model_meta.json``, each a stage that may fail
+    without losing the report; notes in ``report`` what was saved or why not."""
+    ws, rule, preprocess = prep.ws, prep.rule, prep.preprocess
+    models, times, curves = list(held.probs), held.times, held.curves
+    nested, final_choice, nested_sets = nested_final
     exportable: dict[str, dict[str, Any]] = {}
     if final_choice is not None and nested_sets is not None and nested is not None:
         say("final logistic regression: the nested procedure's choice on every person, for export")
@@ -651,10 +683,7 @@ def run_training(
             "live monitor does not take yet; train with 'running' or 'baseline' to export"
         )
     elif "cnn" in models:
-        say(
-            f"final CNN: training on all {plan.by}s for export, "
-            f"{estimate(1, times['cnn'] / len(folds))}"
-        )
+        say(f"final CNN: training on all {by}s for export, {estimate(1, times['cnn'] / n_folds)}")
         saved = run_stage(
             "export (CNN)",
             lambda: _save_final_cnn(ws, rule, cfg, out, curves["cnn"]),
@@ -673,6 +702,123 @@ def run_training(
             None,
         )
         report["exportable"] = {m: e["cv_balanced_accuracy"] for m, e in exportable.items()}
+
+
+def assemble_report(
+    data: str,
+    prep: PreparedData,
+    cfg: TrainConfig,
+    plan: FoldPlan,
+    scored: tuple[dict[str, Any], str, str],
+    stages: dict[str, Any],
+    networks: dict[str, dict[str, Any]],
+    skipped: list[str],
+    errors: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The report as a JSON-ready dict: the data, the split (``plan``), the rule, every
+    model's figures, the nested headline and the comparison stages (``stages``), what was
+    skipped or failed."""
+    ws, recs, rule, warnings = prep.ws, prep.recs, prep.rule, prep.warnings
+    results, best, permutation_how = scored
+    folds, k = plan.folds, len(ws.classes)
+    return {
+        "data": data,
+        "dataset": {
+            "n_recordings": len(recs),
+            "n_subjects": int(np.unique(ws.subject).size),
+            "subjects": sorted(map(str, np.unique(ws.subject))),
+            "has_subject_ids": ws.has_subject_ids,
+            "n_windows": len(ws),
+            "windows_per_class": ws.counts(),
+            "classes": ws.classes,
+            "channels": ws.channel_names,
+            "model_rate_hz": ws.rate,
+            "window_s": ws.window_s,
+            "hop_s": ws.hop_s,
+        },
+        "split": {
+            "kind": cfg.split,
+            "method": plan.kind,
+            "n_folds": len(folds),
+            "requested_folds": plan.requested,
+            "by": plan.by,
+            "notes": plan.notes,
+        },
+        "calibration": rule,
+        "chance_level": 1.0 / k,
+        "models": results,
+        "best_model": best,
+        "best_p_value": results[best]["p_value"],
+        "permutation_test": f"{permutation_how} against fixed predictions",
+        **stages,
+        "warnings": warnings,
+        "networks": networks,
+        "skipped": skipped,
+        "errors": errors,
+        "config": cfg.as_dict(),
+    }
+
+
+def run_training(
+    data: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    progress: Progress | None = print,
+) -> dict[str, Any]:
+    """Train and evaluate every configured model on subject-wise folds; write the report.
+
+    Returns the report as a dict (also written to ``out_dir/report.json``).
+    """
+    from affectstream.model.report import write_predictions, write_refusal, write_report
+
+    cfg = config or TrainConfig()
+    say = progress or (lambda _m: None)
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prep = prepare_windows(data, cfg, say)
+    recs, preprocess = prep.recs, prep.preprocess
+    ws_all, ws, warnings = prep.ws_all, prep.ws, prep.warnings
+    try:
+        plan = plan_window_folds(ws, cfg.split, cfg.n_splits, cfg.seed)
+    except SplitError as exc:  # said in the report too, then raised
+        write_refusal(out, str(data), len(recs), ws, warnings, str(exc))
+        say(f"split refused: {exc}; report: {out / 'report.md'}")
+        raise
+    folds = plan.folds
+    say(f"split: {plan.kind}, {plan.n_folds} folds by {plan.by}")
+    for note in plan.notes:
+        say(f"split: {note}")
+    errors: list[dict[str, str]] = []
+    skipped: list[str] = []
+    k = len(ws.classes)
+    held = cross_validate(prep, cfg, folds, plan.by, say)
+    probs, curves, networks = held.probs, held.curves, held.networks
+    results, best, raw_probs, permutation_how = score_models(prep, held, cfg)
+    small = too_small(ws.counts())
+    nested, final_choice, nested_sets = run_stage(
+        "nested selection",
+        lambda: run_nested(recs, preprocess, ws_all, ws, folds, cfg, say),
+        errors,
+        say,
+        (None, None, None),
+    )
+    ablation, curve = comparison_stages(
+        prep, held, cfg, folds, plan.by, small, errors, skipped, say
+    )
+    report = assemble_report(
+        str(data),
+        prep,
+        cfg,
+        plan,
+        (results, best, permutation_how),
+        {"nested": nested, "ablation": ablation, "learning_curve": curve},
+        networks,
+        skipped,
+        errors,
+    )
+    nested_final = (nested, final_choice, nested_sets)
+    save_exports(prep, held, cfg, out, report, nested_final, plan.by, len(folds), errors, say)
     if run_stage(
         "predictions.csv",
         lambda: (
