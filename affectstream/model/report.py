@@ -588,6 +588,23 @@ def write_report(report: dict[str, Any], curves: dict[str, list[dict]], out: Pat
     (out / "report.md").write_text(markdown(report, figures, curves))
 
 
+def dataset_summary(ws: Any, n_recordings: int) -> dict[str, Any]:
+    """The report's ``dataset`` entry: what the windows ``ws`` (a WindowSet) hold."""
+    return {
+        "n_recordings": n_recordings,
+        "n_subjects": int(np.unique(ws.subject).size),
+        "subjects": sorted(map(str, np.unique(ws.subject))),
+        "has_subject_ids": ws.has_subject_ids,
+        "n_windows": len(ws),
+        "windows_per_class": ws.counts(),
+        "classes": ws.classes,
+        "channels": ws.channel_names,
+        "model_rate_hz": ws.rate,
+        "window_s": ws.window_s,
+        "hop_s": ws.hop_s,
+    }
+
+
 def write_refusal(
     out: Path,
     data: str,
@@ -600,18 +617,7 @@ def write_refusal(
     figure can be made (``report.json`` with ``"refused"``, and ``report.md``)."""
     report = {
         "data": data,
-        "dataset": {
-            "n_recordings": n_recordings,
-            "n_subjects": int(np.unique(ws.subject).size),
-            "has_subject_ids": ws.has_subject_ids,
-            "n_windows": len(ws),
-            "windows_per_class": ws.counts(),
-            "classes": ws.classes,
-            "channels": ws.channel_names,
-            "model_rate_hz": ws.rate,
-            "window_s": ws.window_s,
-            "hop_s": ws.hop_s,
-        },
+        "dataset": dataset_summary(ws, n_recordings),
         "chance_level": 1.0 / len(ws.classes),
         "refused": reason,
         "warnings": list(warnings),

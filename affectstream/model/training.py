@@ -53,6 +53,7 @@ from affectstream.model.hindsight import hindsight_figures
 from affectstream.model.learning_curve import Serving, learning_curve
 from affectstream.model.metrics import permutation_pvalue, recall_by_age, summarize
 from affectstream.model.nested import Choice, PrevalenceSets, nested_stage
+from affectstream.model.report import dataset_summary
 from affectstream.model.stages import Paced, estimate, fit_seconds, run_stage, too_small
 from affectstream.model.train_config import TrainConfig
 from affectstream.model.windows import WindowSet, make_windows
@@ -723,19 +724,7 @@ def assemble_report(
     folds, k = plan.folds, len(ws.classes)
     return {
         "data": data,
-        "dataset": {
-            "n_recordings": len(recs),
-            "n_subjects": int(np.unique(ws.subject).size),
-            "subjects": sorted(map(str, np.unique(ws.subject))),
-            "has_subject_ids": ws.has_subject_ids,
-            "n_windows": len(ws),
-            "windows_per_class": ws.counts(),
-            "classes": ws.classes,
-            "channels": ws.channel_names,
-            "model_rate_hz": ws.rate,
-            "window_s": ws.window_s,
-            "hop_s": ws.hop_s,
-        },
+        "dataset": dataset_summary(ws, len(recs)),
         "split": {
             "kind": cfg.split,
             "method": plan.kind,
