@@ -127,3 +127,18 @@ def lsl_isolated(tmp_path_factory):
         os.environ.pop("LSLAPICFG", None)
     else:
         os.environ["LSLAPICFG"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_home_isolated(tmp_path_factory):
+    """Daemons of this run keep their saved device states and spools in a folder of their own
+    (``state_dir``/``spool_dir`` "auto" live under ``$XDG_STATE_HOME``), so no test resumes a
+    device saved by another run."""
+    home = tmp_path_factory.mktemp("state-home")
+    old = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = old

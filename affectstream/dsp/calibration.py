@@ -152,6 +152,22 @@ class RunningStats:
         data has mean 0, and a column without spread std 1 (it is then only centred)."""
         return _mean_std(self.count, self.total, self.total_sq)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The sums, shape ``(n_columns,)`` each."""
+        return {"count": self.count.copy(), "total": self.total.copy(), "sq": self.total_sq.copy()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` with the same number of columns."""
+        n = self.count.shape[0]
+        arrs = [
+            np.asarray(state[k], dtype=np.float64).reshape(-1) for k in ("count", "total", "sq")
+        ]
+        if any(a.shape != (n,) for a in arrs):
+            raise ValueError(
+                f"running statistics state has {arrs[0].shape[0]} columns; these have {n}"
+            )
+        self.count, self.total, self.total_sq = arrs
+
 
 def floored_log(probs: np.ndarray) -> np.ndarray:
     """Log-probabilities with the probabilities floored at :data:`PROB_FLOOR` (any shape)."""
@@ -170,6 +186,14 @@ class OutputCentring:
 
     def __init__(self, n_classes: int) -> None:
         self.stats = RunningStats(n_classes)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The person's log-probability sums so far."""
+        return self.stats.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the person's centring from a :meth:`state_dict`."""
+        self.stats.load_state_dict(state)
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
         """Centre rows ``(n, n_classes)`` (or one row ``(n_classes,)``) in time order, updating
@@ -200,6 +224,13 @@ class OutputOffset:
     def __init__(self, class_index: int, log_offset: float) -> None:
         self.class_index = int(class_index)
         self.log_offset = float(log_offset)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing: the offset is the bundle's, the same for every person."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Stateless: nothing to restore."""
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
         """Rows ``(n, n_classes)`` or one row; NaN rows (abstentions) pass through."""

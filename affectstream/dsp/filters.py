@@ -13,6 +13,7 @@ Kinds: ``highpass`` / ``lowpass`` (``cutoff`` Hz, Butterworth ``order``), ``band
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -141,6 +142,23 @@ class StreamingFilter:
     def reset(self) -> None:
         """Forget the state; the next chunk starts the filter afresh."""
         self.zi = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The carried state (``zi``, shape ``(n_channels, n_sections, 2)``, or None before the
+        first sample): what a restarted stream needs to continue sample for sample."""
+        return {"zi": None if self.zi is None else self.zi.copy()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a filter with the same design."""
+        zi = state["zi"]
+        if zi is None:
+            self.zi = None
+            return
+        zi = np.ascontiguousarray(zi, dtype=np.float64)
+        want = (self.n_channels, *self._zi_unit.shape)
+        if zi.shape != want:
+            raise ValueError(f"filter state has shape {zi.shape}; this filter's is {want}")
+        self.zi = zi
 
     def process_rows(self, rows: np.ndarray) -> None:
         """Filter channel-major samples ``(n_channels, n_samples)`` (C-contiguous) in place."""

@@ -19,6 +19,9 @@ channel does not depend on how the stream was chunked, and it lags the pulse by 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from affectstream.dsp.beats import (
@@ -74,6 +77,25 @@ class StreamingHeartRate:
         self._next_block: int | None = None  # grid index where the next unread block starts
         self._beats: list[float] = []  # recent beat positions, grid index (fractional)
         self._value = float("nan")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The carried state: the frames the next block still needs (at most
+        ``CONTEXT_S + BLOCK_S + MARGIN_S`` seconds), the recent beats and the current rate."""
+        return {
+            "buf": self._buf.copy(),
+            "buf_k": self._buf_k,
+            "next_block": self._next_block,
+            "beats": list(self._beats),
+            "value": self._value,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a detector with the same source and rate."""
+        self._buf = np.asarray(state["buf"], dtype=np.float64).reshape(-1)
+        self._buf_k = int(state["buf_k"])
+        self._next_block = None if state["next_block"] is None else int(state["next_block"])
+        self._beats = [float(b) for b in state["beats"]]
+        self._value = float(state["value"])
 
     def process(self, k0: int, values: np.ndarray) -> np.ndarray:
         """Take the frames ``k0, k0 + 1, ...`` of the pulse wave, shape ``(m,)`` (NaN allowed),

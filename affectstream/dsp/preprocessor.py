@@ -156,6 +156,33 @@ class _Modality:
             self.pending.append(vals)
             self.pending_n += vals.shape[0]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The carried state: sample clock, held value, filter, resampler, pending values."""
+        pend = np.concatenate(self.pending) if self.pending else np.empty((0, len(self.channels)))
+        return {
+            "start_time": self.start_time,
+            "n_seen": self.n_seen,
+            "hold": self.hold.copy(),
+            "pending_k": self.pending_k,
+            "pending": pend,
+            "dropped": self.dropped,
+            "filter": self.filter.state_dict(),
+            "resampler": self.resampler.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of the same modality spec."""
+        pend = np.asarray(state["pending"], dtype=np.float64).reshape(-1, len(self.channels))
+        self.start_time = None if state["start_time"] is None else float(state["start_time"])
+        self.n_seen = int(state["n_seen"])
+        self.hold = np.asarray(state["hold"], dtype=np.float64).reshape(len(self.channels))
+        self.pending_k = int(state["pending_k"])
+        self.pending = [pend] if pend.shape[0] else []
+        self.pending_n = pend.shape[0]
+        self.dropped = int(state["dropped"])
+        self.filter.load_state_dict(state["filter"])
+        self.resampler.load_state_dict(state["resampler"])
+
     def _offsets(self, n: int) -> np.ndarray:
         """``arange(n) / fs``, cached for the chunk sizes a stream keeps sending."""
         a = self._offset_cache.get(n)
@@ -209,6 +236,39 @@ class Preprocessor:
             (names.index(d["source"]), StreamingHeartRate(self.rate, d["source"]))
             for d in self.config["derived"]
         ]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the streaming DSP carries from one chunk to the next (filter states,
+        sample clocks, resampler positions, derived channels' recent frames; a few hundred
+        numbers), JSON-ready apart from numpy arrays. A Preprocessor built from the same config
+        and given it with :meth:`load_state_dict` continues sample for sample as this one
+        would: a restarted monitor resumes a device's DSP where it stopped."""
+        return {
+            "k_emitted": self._k_emitted,
+            "modalities": {name: m.state_dict() for name, m in self._mods.items()},
+            "derived": [d.state_dict() for _, d in self._derived],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a Preprocessor with the same config.
+
+        Raises
+        ------
+        ValueError
+            When the state's modalities or derived channels are not this config's.
+        """
+        mods = state["modalities"]
+        if set(mods) != set(self._mods) or len(state["derived"]) != len(self._derived):
+            raise ValueError(
+                f"preprocessor state is for modalities {sorted(mods)} with "
+                f"{len(state['derived'])} derived channel(s); this preprocessor has "
+                f"{sorted(self._mods)} with {len(self._derived)}"
+            )
+        for name, m in self._mods.items():
+            m.load_state_dict(mods[name])
+        for (_, d), s in zip(self._derived, state["derived"], strict=True):
+            d.load_state_dict(s)
+        self._k_emitted = None if state["k_emitted"] is None else int(state["k_emitted"])
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Preprocessor:

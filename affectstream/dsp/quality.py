@@ -147,6 +147,18 @@ MIN_WINDOW_QUALITY = 0.5
 DERIVED_COLUMNS = ("heart_rate",)
 
 
+#: The start of the reason given for a window with more missing frames than allowed.
+MISSING_REASON = "missing data"
+
+
+def feeds_calibration(reason: str | None) -> bool:
+    """Whether a window abstained on for ``reason`` (None: predicted) still feeds the person's
+    feature calibration. A window with too much missing data does not: the few seconds of
+    signal it holds say little about the person, and a monitor resumed from a saved state
+    (whose window content is lost) then calibrates exactly as one that ran on through a gap."""
+    return reason is None or not reason.startswith(MISSING_REASON)
+
+
 def window_quality(
     x: np.ndarray, channel_names: list[str], rate: float, max_missing: float = 0.1
 ) -> tuple[float, str | None]:
@@ -174,8 +186,8 @@ def window_quality(
     xr = x[:, recorded] if len(recorded) < x.shape[1] else x
     missing = float(np.isnan(xr).any(axis=1).mean()) if xr.size else 1.0
     if missing > max_missing:
-        return 1.0 - missing, f"missing data ({missing:.0%} of the window)"
-    worst, why = missing, "missing data"
+        return 1.0 - missing, f"{MISSING_REASON} ({missing:.0%} of the window)"
+    worst, why = missing, MISSING_REASON
     for c, name in enumerate(channel_names):
         mod = name.split(":")[0]
         col = x[:, c]

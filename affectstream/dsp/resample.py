@@ -10,6 +10,8 @@ or are marked invalid gets NaN: missing data stays visible instead of being inve
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +39,31 @@ class GridResampler:
         self._ok_prev = True
         self.first_k: int | None = None  #: grid index of the first point this stream gives
         self.last_time: float | None = None  #: time of the latest sample seen, seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        """The carried state: the grid position and the last sample (time, values, validity)."""
+        return {
+            "k_next": self.k_next,
+            "first_k": self.first_k,
+            "t_prev": self._t_prev,
+            "x_prev": self._x_prev.copy(),
+            "ok_prev": self._ok_prev,
+            "last_time": self.last_time,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a resampler with the same rate and channels."""
+        x_prev = np.asarray(state["x_prev"], dtype=np.float64)
+        if x_prev.shape != (self.n_channels, 1):
+            raise ValueError(
+                f"resampler state holds {x_prev.shape[0]} channels; this one has {self.n_channels}"
+            )
+        self.k_next = None if state["k_next"] is None else int(state["k_next"])
+        self.first_k = None if state["first_k"] is None else int(state["first_k"])
+        self._t_prev = float(state["t_prev"])
+        self._x_prev = x_prev
+        self._ok_prev = bool(state["ok_prev"])
+        self.last_time = None if state["last_time"] is None else float(state["last_time"])
 
     def process(
         self, t: np.ndarray, rows: np.ndarray, ok: np.ndarray | None, regular: bool = False

@@ -36,6 +36,13 @@ class RollingWindow:
             self._pos = (self._pos + m) % self.capacity
         self.total += m
 
+    def resume(self, total: int) -> None:
+        """Continue a window whose content is lost (a restart): the count goes on from
+        ``total`` frames and every held frame is missing (NaN) until new frames replace it."""
+        self._buf[:] = np.nan
+        self._pos = int(total) % self.capacity
+        self.total = int(total)
+
     def window(self, out: np.ndarray | None = None) -> np.ndarray:
         """The held frames oldest first, shape ``(capacity, n_channels)``; into ``out`` if given."""
         if out is None:

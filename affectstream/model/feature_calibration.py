@@ -128,6 +128,21 @@ class FeatureCalibrator:
         self.reference = RunningStats(n_features)
         self.t_end = float("-inf")
 
+    def state_dict(self) -> dict[str, Any]:
+        """The person's statistics so far and the last window's end (seconds)."""
+        return {
+            "running": self.running.state_dict(),
+            "reference": self.reference.state_dict(),
+            "t_end": self.t_end,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the person's calibration from a :meth:`state_dict` (same rule and
+        features)."""
+        self.running.load_state_dict(state["running"])
+        self.reference.load_state_dict(state["reference"])
+        self.t_end = float(state["t_end"])
+
     def partial_fit(self, features: np.ndarray, t_end: float) -> FeatureCalibrator:
         """Add one window's features ``(n_features,)`` (NaN: unknown, skipped)."""
         if t_end < self.t_end:

@@ -95,10 +95,13 @@ class FeatureEncoder:
         """True once the calibration's warm-up is over."""
         return self.calibrator.ready
 
-    def encode(self, window: np.ndarray, t_end: float) -> np.ndarray:
+    def encode(self, window: np.ndarray, t_end: float, fit: bool = True) -> np.ndarray:
         """Features of ``window`` ``(n_frames, n_channels)`` ending ``t_end`` seconds after the
-        session's first frame, added to the person's calibration, then scaled by it; shape
+        session's first frame, added to the person's calibration (unless ``fit`` is False: a
+        window with too much missing data, see
+        :func:`~affectstream.dsp.quality.feeds_calibration`), then scaled by it; shape
         ``(n_features,)``, float32, missing -> the fill value."""
         f = window_features(window, self.channel_names, self.rate)
-        z = self.calibrator.step(f, t_end)
+        seen = f if fit else np.full_like(f, np.nan)
+        z = self.calibrator.partial_fit(seen, t_end).transform(f)
         return np.where(np.isnan(z), self.fill, z).astype(np.float32)

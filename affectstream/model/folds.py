@@ -159,8 +159,11 @@ def plan_folds(
             )
         plan = FoldPlan(folds, "stratified group k-fold", by, n_splits, notes)
     for tr, te in plan.folds:  # the promise of this module; cheap enough to check every time
-        assert not set(groups[tr]) & set(groups[te]), f"a {by} is in both train and test"
-        assert not _missing(y, tr, k_classes), "a class is missing from a training set"
+        # real checks, not asserts: `python -O` must not strip the promise
+        if set(groups[tr]) & set(groups[te]):
+            raise RuntimeError(f"internal error: a {by} is in both train and test of a fold")
+        if _missing(y, tr, k_classes):
+            raise RuntimeError("internal error: a class is missing from a training set")
     lacking = [
         (fi + 1, [classes[c] for c in _missing(y, te, k_classes)])
         for fi, (_, te) in enumerate(plan.folds)

@@ -81,7 +81,11 @@ class FeatureModel:
 
     def fit_predict(self, data: FoldData, fold: Fold) -> np.ndarray:
         f, fc = data.features, data.context_features
-        assert f is not None and fc is not None, "feature models need calibrated features"
+        if f is None or fc is None:
+            raise ValueError(
+                f"{self.name} needs the windows' calibrated features; build the fold data with "
+                "features (a feature calibration rule)"
+            )
         est = FEATURE_MODELS[self.name](data.cfg.seed)
         f_te = np.concatenate([f[fold.test], fc[fold.context]])
         k = len(data.ws.classes)

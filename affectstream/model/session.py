@@ -13,13 +13,15 @@ device (:class:`affectstream.stream.device.DeviceState`), offline prediction one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from affectstream.dsp.calibration import Calibration, RunningStats, person_stats, warmup_s
 from affectstream.dsp.preprocessor import Frames
-from affectstream.dsp.quality import window_quality
+from affectstream.dsp.quality import feeds_calibration, window_quality
 from affectstream.dsp.rolling_window import RollingWindow
 from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
@@ -147,6 +149,8 @@ class PersonSession:
             self.calibration = predictor.calibration(None)
         elif frames_in and rule["kind"] == "subject":
             self.calibration = predictor.calibration(person)
+        #: the person's baseline statistics once a ``baseline`` warm-up is complete
+        self._person: tuple[np.ndarray, np.ndarray] | None = None
         #: the person's output post-processing, applied to the predictions in time order
         self.outputs = predictor.output_step()
         self.buffer = RollingWindow(self.n_win, len(self.channel_names))
@@ -190,9 +194,8 @@ class PersonSession:
             n = min(m, self.n_base - start)
             self._base[start : start + n] = x[:n]
             if start + n == self.n_base:
-                self.calibration = self.predictor.calibration(
-                    person_stats(self._base, self.rate, self.predictor.calibration_rule)
-                )
+                self._person = person_stats(self._base, self.rate, self.predictor.calibration_rule)
+                self.calibration = self.predictor.calibration(self._person)
                 self._base = None
         pos = 0
         while pos < m:
@@ -214,18 +217,92 @@ class PersonSession:
         w = self.buffer.window(self._win)
         end = self.buffer.total
         t_end = (self.first_k + end) / self.rate  # type: ignore[operator]
-        if self.features is not None:
-            encoded = self.features.encode(w, end / self.rate)  # every window feeds calibration
-            if end < self.n_base:
-                return None  # warm-up
         quality, reason = window_quality(w, self.channel_names, self.rate, self.max_missing)
         if self.features is not None:
+            # every window but those mostly missing feeds the person's calibration
+            encoded = self.features.encode(w, end / self.rate, fit=feeds_calibration(reason))
+            if end < self.n_base:
+                return None  # warm-up
             return SessionWindow(end, t_end, None if reason else encoded, quality, reason)
         if reason is not None or self.calibration is None:
             return SessionWindow(end, t_end, None, quality, reason or "calibrating")
         return SessionWindow(
             end, t_end, self.calibration.apply(w).astype(np.float32), quality, None
         )
+
+    @property
+    def resumable(self) -> bool:
+        """False while a ``baseline`` warm-up is collecting its frames (minutes of frames, which
+        :meth:`state_dict` does not keep: a restarted session starts that warm-up again)."""
+        return self._base is None or self.buffer.total == 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The person's session without its window content: the schedule position, the
+        calibration state (frame statistics or the feature calibrator) and the output step's
+        state; JSON-ready apart from numpy arrays, a few hundred numbers. A session of the same
+        bundle and channels given it with :meth:`load_state_dict` goes on as this one would if
+        the frames it had held were missing (see :meth:`load_state_dict`).
+
+        Raises
+        ------
+        ValueError
+            While not :attr:`resumable`.
+        """
+        if not self.resumable:
+            raise ValueError(
+                "a session collecting its baseline warm-up cannot be saved; save it once the "
+                "warm-up is over (it then needs no frames)"
+            )
+        return {
+            "channels": list(self.channel_names),
+            "window": self.n_win,
+            "hop": self.hop,
+            "first_k": self.first_k,
+            "total": self.buffer.total,
+            "next_end": self.next_end,
+            "running": None if self.running is None else self.running.state_dict(),
+            "person": None if self._person is None else [a.copy() for a in self._person],
+            "features": None if self.features is None else self.features.calibrator.state_dict(),
+            "outputs": None if self.outputs is None else self.outputs.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue a saved session. The window content is not part of the state: the held
+        frames count as missing, so the windows that overlap them abstain (``missing data``)
+        and the first prediction comes one window after new frames start, with the person's
+        calibration where it was. Feed the frames that follow the saved ones (frames between
+        are missing: pass them as NaN, as a restored Preprocessor does after a gap).
+
+        Raises
+        ------
+        ValueError
+            When the state is for other channels, window or hop.
+        """
+        mine = (list(self.channel_names), self.n_win, self.hop)
+        theirs = (list(state["channels"]), int(state["window"]), int(state["hop"]))
+        if mine != theirs:
+            raise ValueError(
+                f"session state is for channels {theirs[0]}, a window of {theirs[1]} frames "
+                f"and a hop of {theirs[2]}; this session has {mine[0]}, {mine[1]} and {mine[2]}"
+            )
+        self.first_k = None if state["first_k"] is None else int(state["first_k"])
+        self.buffer.resume(int(state["total"]))
+        self.next_end = int(state["next_end"])
+        if self.running is not None and state["running"] is not None:
+            self.running.load_state_dict(state["running"])
+            if self.buffer.total >= self.n_base:
+                self.calibration = self.predictor.calibration(self.running.stats())
+        if state["person"] is not None:
+            mean, std = (np.asarray(a, dtype=np.float64) for a in state["person"])
+            self._person = (mean, std)
+            self._base = None
+            self.calibration = self.predictor.calibration(self._person)
+        elif self._base is not None and self.buffer.total:
+            raise ValueError("session state has no baseline statistics for a baseline model")
+        if self.features is not None and state["features"] is not None:
+            self.features.calibrator.load_state_dict(state["features"])
+        if self.outputs is not None and state["outputs"] is not None:
+            self.outputs.load_state_dict(state["outputs"])
 
     def serve(self, probs: np.ndarray) -> np.ndarray:
         """The model's probabilities for this session's predicted windows, in time order

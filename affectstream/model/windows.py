@@ -18,7 +18,7 @@ from affectstream.dsp.calibration import (
 )
 from affectstream.dsp.features import feature_names, window_features
 from affectstream.dsp.preprocessor import Frames, Preprocessor
-from affectstream.dsp.quality import window_quality
+from affectstream.dsp.quality import MISSING_REASON, feeds_calibration, window_quality
 
 
 @dataclass
@@ -233,10 +233,12 @@ def make_windows(
             w = frames.x[a : a + n_win]
             t0, t1 = frames.k[a] / rate, (frames.k[a + n_win - 1] + 1) / rate
             f = window_features(w, chans, rate)
+            _, why = window_quality(w, chans, rate, max_missing)
+            f_cal = f if feeds_calibration(why) else np.full_like(f, np.nan)
             rs_x.update(frames.x[seen : a + n_win])
             seen = a + n_win
-            rs_f.update(f)
-            feats_all.append(f)
+            rs_f.update(f_cal)
+            feats_all.append(f_cal)
             tend_all.append(t1 - frames.k[0] / rate)
             span_all.append((t0, t1))
             interval = rec.interval_covering(t0, t1)
@@ -245,7 +247,6 @@ def make_windows(
                 if len({iv.label for iv in starts}) > 1:
                     mixed += 1
                 dropped_unlab += 1
-            _, why = window_quality(w, chans, rate, max_missing)
             if why is not None:  # the monitor abstains on it: no prediction, no output centring
                 abstained[why.split(" (")[0]] += interval is not None
                 continue
@@ -315,8 +316,8 @@ def make_windows(
         common,
         len(chans),
         len(fnames),
-        dropped_missing=abstained["missing data"],
-        dropped_poor_quality=abstained.total() - abstained["missing data"],
+        dropped_missing=abstained[MISSING_REASON],
+        dropped_poor_quality=abstained.total() - abstained[MISSING_REASON],
         dropped_unlabelled=dropped_unlab,
         mixed_label_windows=mixed,
         context=context.window_set(common, len(chans), len(fnames)),

@@ -17,14 +17,13 @@ def lsl_unix_offset() -> float:
     """Seconds to add to an LSL ``local_clock()`` time (of this machine) to get Unix time."""
     import pylsl
 
-    best: tuple[float, float] | None = None
+    best = (float("inf"), 0.0)
     for _ in range(5):
         a = time.time()
         lsl = pylsl.local_clock()
         b = time.time()
-        if best is None or b - a < best[0]:
+        if b - a < best[0]:
             best = (b - a, (a + b) / 2 - lsl)
-    assert best is not None
     return best[1]
 
 

@@ -91,6 +91,27 @@ class DaemonConfig:
     spool_dir: str = "auto"
     #: seconds of a device's data between two ``calibrating`` records while it warms up (0: none)
     calibrating_every_s: float = 30.0
+    #: most devices held at once; a new device beyond it is refused and counted
+    max_devices: int = 1000
+    #: a device without data for this many seconds is saved and dropped from memory
+    idle_timeout_s: float = 300.0
+    #: where each device's person state is kept across restarts (``auto``: under
+    #: ``$XDG_STATE_HOME``; ``none``: not kept)
+    state_dir: str = "auto"
+    #: seconds between two saves of the devices whose state changed (and at shutdown)
+    state_save_s: float = 30.0
+    #: a saved state resumes when the device's data goes on within this many seconds
+    resume_within_s: float = 900.0
+
+    def resolved_state_dir(self) -> str | None:
+        """Where device states are kept (None: not kept): ``auto`` is
+        ``$XDG_STATE_HOME/affectstream/devices`` (``~/.local/state``)."""
+        if self.state_dir == "none":
+            return None
+        if self.state_dir != "auto":
+            return self.state_dir
+        base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        return os.path.join(base, "affectstream", "devices")
 
     def resolved_spool_dir(self) -> str | None:
         """Where predictions wait while the broker is away: ``auto`` is a folder per broker
@@ -138,6 +159,11 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
         "max_missing": (int, float),
         "spool_dir": str,
         "calibrating_every_s": (int, float),
+        "max_devices": int,
+        "idle_timeout_s": (int, float),
+        "state_dir": str,
+        "state_save_s": (int, float),
+        "resume_within_s": (int, float),
     }
     cfg = DaemonConfig()
     for key in list(doc):
@@ -148,6 +174,11 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
             "calibrating_every_s: seconds between calibrating records, >= 0 (0: none); "
             f"got {cfg.calibrating_every_s}"
         )
+    if cfg.max_devices < 1:
+        raise ConfigError(f"max_devices: at least 1 device; got {cfg.max_devices}")
+    for key in ("idle_timeout_s", "state_save_s", "resume_within_s"):
+        if not getattr(cfg, key) > 0:
+            raise ConfigError(f"{key}: a positive number of seconds; got {getattr(cfg, key)}")
     if cfg.hop_s is not None and cfg.hop_s <= 0:
         raise ConfigError(f"hop_s: must be a positive number of seconds; got {cfg.hop_s}")
     if "broker" in doc:
@@ -183,7 +214,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
     if doc:
         raise ConfigError(
             f"{', '.join(sorted(doc))}: unknown key(s); known: model, hop_s, "
-            "log_interval_s, queue_size, max_missing, spool_dir, calibrating_every_s, [broker], "
+            "log_interval_s, queue_size, max_missing, spool_dir, calibrating_every_s, "
+            "max_devices, idle_timeout_s, state_dir, state_save_s, resume_within_s, [broker], "
             "[[source]], [[sink]]"
         )
     if not cfg.sources:

@@ -16,13 +16,15 @@ import time
 from collections import Counter
 from typing import Any
 
+from affectstream.model.predictor import Predictor
 from affectstream.stream.config import DaemonConfig
+from affectstream.stream.device_store import DeviceStore
 from affectstream.stream.events import ChunkEvent
 from affectstream.stream.lsl_source import LslSource
-from affectstream.stream.monitor import Monitor
+from affectstream.stream.monitor import DeviceLimitError, Monitor
 from affectstream.stream.mqtt_link import MqttLink
 from affectstream.stream.mqtt_source import MqttSource
-from affectstream.stream.problems import Problems
+from affectstream.stream.problems import OTHER_DEVICES, Problems
 from affectstream.stream.replay_source import ReplaySource
 from affectstream.stream.sinks import CallbackSink, JsonLinesSink, LslSink, MqttSink, Sink
 from affectstream.stream.source import Source
@@ -44,11 +46,18 @@ class Daemon:
 
     def __init__(self, config: DaemonConfig, extra_sinks: list[Sink] | None = None) -> None:
         self.config = config
+        predictor = Predictor(config.model)
+        state_dir = config.resolved_state_dir()
+        #: where device states are saved and restored from (None: ``state_dir = "none"``)
+        self.store = None if state_dir is None else DeviceStore(state_dir, predictor.model_id)
         self.monitor = Monitor(
-            config.model,
+            predictor,
             hop_s=config.hop_s,
             max_missing=config.max_missing,
             warmup_every_s=config.calibrating_every_s or None,
+            max_devices=config.max_devices,
+            store=self.store,
+            resume_within_s=config.resume_within_s,
         )
         self.problems = Problems()
         self.counters: Counter[str] = self.problems.counters
@@ -70,6 +79,9 @@ class Daemon:
     async def emit(self, ev: ChunkEvent) -> bool:
         """Validate a source's chunk and queue it (a replay's waits for room; a live one is
         dropped and counted when the queue is full). False when refused or dropped."""
+        if not self.monitor.admits(ev.device):
+            self._refuse(ev.device)
+            return False
         ok = self.validator.check(ev)
         if ok is None:
             return False
@@ -87,11 +99,20 @@ class Daemon:
             return False
         return True
 
+    def _refuse(self, device: str) -> None:
+        """Count and log (rate-limited, under one entry) a new device beyond ``max_devices``."""
+        self.problems.bad(
+            "devices_refused",
+            OTHER_DEVICES,
+            f"device {device!r} refused: {len(self.monitor.devices)} devices are held, the "
+            f"limit (max_devices = {self.config.max_devices}); idle ones leave after "
+            f"idle_timeout_s = {self.config.idle_timeout_s:g} s",
+        )
+
     # ---- processing ----------------------------------------------------------------------
     async def _process(self) -> None:
         while True:
             ev = await self.queue.get()
-            self._clock[ev.device] = ev.clock
             try:
                 recs = self.monitor.push(
                     ev.device,
@@ -101,6 +122,11 @@ class Daemon:
                     timestamps=ev.timestamps,
                     received=ev.received or None,
                 )
+                self._clock[ev.device] = ev.clock
+            except DeviceLimitError:
+                self._refuse(ev.device)
+                self.validator.forget(ev.device)
+                recs = []
             except ValueError as exc:
                 self.problems.bad("bad_chunks", ev.device, f"{ev.device}/{ev.modality}: {exc}")
                 recs = []
@@ -117,6 +143,57 @@ class Daemon:
                         self.problems.bad("sink_errors", r["device"], f"{type(s).__name__}: {exc}")
             self.queue.task_done()
 
+    # ---- device table: eviction and saved states ------------------------------------------
+    async def _housekeeping(self) -> None:
+        """Every few seconds: evict idle devices (saving them); every ``state_save_s``: save
+        the devices whose state changed."""
+        cfg = self.config
+        tick = max(0.05, min(cfg.state_save_s, cfg.idle_timeout_s / 4, 10.0))
+        last_save = time.monotonic()
+        while True:
+            await asyncio.sleep(tick)
+            self.evict_idle()
+            if self.store is not None and time.monotonic() - last_save >= cfg.state_save_s:
+                last_save = time.monotonic()
+                await self.save_states()
+
+    def evict_idle(self) -> list[str]:
+        """Save and drop the devices idle for more than ``idle_timeout_s``; returns them."""
+        gone = self.monitor.evict_idle(self.config.idle_timeout_s)
+        for dev in gone:
+            self.validator.forget(dev)
+            self.problems.forget(dev)
+            self._clock.pop(dev, None)
+        if gone:
+            self.counters["devices_evicted"] += len(gone)
+            log.info("evicted %d idle device(s): %s", len(gone), ", ".join(gone[:10]))
+        return gone
+
+    async def save_states(self, changed_only: bool = True) -> int:
+        """Write the states of the devices that changed since their last save (all with
+        ``changed_only`` False); the files are written in a worker thread. Returns how many."""
+        store = self.store
+        if store is None:
+            return 0
+        snaps = self.monitor.snapshot(changed_only=changed_only)
+        if not snaps:
+            return 0
+
+        def write() -> int:
+            failed = 0
+            for dev, state, last in snaps:
+                try:
+                    store.save(dev, state, last)
+                except OSError as exc:
+                    failed += 1
+                    log.error("cannot save device %s's state in %s: %s", dev, store.directory, exc)
+            return failed
+
+        failed = await asyncio.to_thread(write)
+        self.counters["states_saved"] += len(snaps) - failed
+        self.counters["state_save_errors"] += failed
+        return len(snaps) - failed
+
     def stats(self) -> dict[str, Any]:
         """Counters for logs and tests."""
         lag = {
@@ -124,6 +201,9 @@ class Daemon:
         }
         out: dict[str, Any] = dict(self.counters)
         out["devices"] = len(self.monitor.devices)
+        out["devices_restored"] = self.monitor.restored
+        if self.store is not None and self.store.ignored:
+            out["states_ignored"] = self.store.ignored
         out["queue"] = self.queue.qsize()
         out["seconds_since_data"] = lag
         if self.problems.by_device:
@@ -167,7 +247,8 @@ class Daemon:
             if s["kind"] == "jsonl":
                 self.sinks.append(JsonLinesSink(s["path"]))
             elif s["kind"] == "mqtt":
-                assert self.mqtt is not None
+                if self.mqtt is None:
+                    raise RuntimeError("an MQTT sink needs the broker link; start it first")
                 self.sinks.append(MqttSink(self.mqtt.publish, s["qos"]))
             elif s["kind"] == "lsl":
                 self.sinks.append(LslSink(self.monitor.predictor.classes, s["name"]))
@@ -195,6 +276,8 @@ class Daemon:
         worker = asyncio.create_task(self._process(), name="process")
         worker.add_done_callback(self._task_done)
         stats = asyncio.create_task(self._log_stats(), name="stats")
+        house = asyncio.create_task(self._housekeeping(), name="housekeeping")
+        house.add_done_callback(self._task_done)
         log.info(
             "running model %s; sources %s; sinks %s",
             self.monitor.predictor.model_id,
@@ -209,12 +292,16 @@ class Daemon:
         await self.queue.join()
         worker.cancel()
         stats.cancel()
+        house.cancel()
+        saved = await self.save_states()
+        if self.store is not None:
+            log.info("saved %d device state(s) in %s", saved, self.store.directory)
         if self.mqtt is not None:
             await self.mqtt.close()
         for t in tasks:
             if t.get_name() == "mqtt":
                 t.cancel()
-        await asyncio.gather(*tasks, worker, stats, return_exceptions=True)
+        await asyncio.gather(*tasks, worker, stats, house, return_exceptions=True)
         for s in self.sinks:
             await s.close()
         log.info("stopped; stats %s", self.stats())

@@ -134,6 +134,53 @@ class DeviceState:
             )
         return out
 
+    @property
+    def last_frame_s(self) -> float | None:
+        """Time (seconds, the device's clock) just after its last frame; None before any."""
+        s = self.session
+        return None if s.first_k is None else (s.first_k + s.buffer.total) / s.rate
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a restarted monitor needs to go on with this device (see
+        :mod:`affectstream.stream.device_store`): the DSP's carried state
+        (:meth:`Preprocessor.state_dict`), the person session without its window
+        (:meth:`PersonSession.state_dict`) and the counters. A few kilobytes as JSON.
+
+        Raises
+        ------
+        ValueError
+            While the session cannot be saved (a baseline warm-up in progress).
+        """
+        c = self.counters
+        return {
+            "dsp": self.pp.state_dict(),
+            "session": self.session.state_dict(),
+            "counters": {
+                "samples_in": dict(c.samples_in),
+                "frames": c.frames,
+                "windows": c.windows,
+                "abstentions": c.abstentions,
+            },
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Go on from a :meth:`state_dict` saved under the same bundle: the next chunks continue
+        the device's DSP and its person's calibration; the frames the window held count as
+        missing, so the first prediction comes one window after data resumes.
+
+        Raises
+        ------
+        ValueError, KeyError, TypeError
+            When the state does not fit this bundle's preprocessing or session.
+        """
+        self.pp.load_state_dict(state["dsp"])
+        self.session.load_state_dict(state["session"])
+        c = state["counters"]
+        self.counters.samples_in = {str(k): int(v) for k, v in c["samples_in"].items()}
+        self.counters.frames = int(c["frames"])
+        self.counters.windows = int(c["windows"])
+        self.counters.abstentions = int(c["abstentions"])
+
     def status(self) -> dict[str, Any]:
         """Counters and state, JSON-ready."""
         c = self.counters

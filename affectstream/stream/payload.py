@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from affectstream.stream.device_ids import device_id_problem
 
 TOPIC_PREFIX = "affectstream"
 RAW_TOPIC_FILTER = f"{TOPIC_PREFIX}/+/raw/+"
@@ -34,7 +35,6 @@ RAW_TOPIC_FILTER = f"{TOPIC_PREFIX}/+/raw/+"
 MAX_PAYLOAD_BYTES = 256 * 1024
 #: Largest accepted chunk, samples.
 MAX_SAMPLES = 20_000
-_DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class PayloadError(ValueError):
@@ -70,8 +70,9 @@ def parse_topic(topic: str) -> tuple[str, str]:
     if len(parts) != 4 or parts[0] != TOPIC_PREFIX or parts[2] != "raw":
         raise PayloadError(f"topic {topic!r} is not {TOPIC_PREFIX}/<device>/raw/<modality>")
     device, modality = parts[1], parts[3]
-    if not _DEVICE_RE.match(device):
-        raise PayloadError(f"device id {device!r} must be 1-64 characters of A-Z a-z 0-9 . _ -")
+    problem = device_id_problem(device)
+    if problem is not None:
+        raise PayloadError(problem)
     return device, modality.lower()
 
 

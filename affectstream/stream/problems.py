@@ -17,6 +17,11 @@ log = logging.getLogger("affectstream.daemon")
 FIRST_WARNINGS = 5
 #: After the first ones, at most one warning per (device, kind) every this many seconds.
 WARN_INTERVAL_S = 60.0
+#: Devices whose bad input is counted one by one; the rest (and input without a valid device
+#: id) share the :data:`OTHER_DEVICES` entry, so a flood of new ids cannot grow the table.
+MAX_TRACKED_DEVICES = 1000
+#: The shared entry of :attr:`Problems.by_device` beyond :data:`MAX_TRACKED_DEVICES`.
+OTHER_DEVICES = "(other devices)"
 
 
 class Problems:
@@ -38,9 +43,15 @@ class Problems:
         The same per device (bad input only).
     """
 
-    def __init__(self, first: int = FIRST_WARNINGS, interval_s: float = WARN_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        first: int = FIRST_WARNINGS,
+        interval_s: float = WARN_INTERVAL_S,
+        max_devices: int = MAX_TRACKED_DEVICES,
+    ) -> None:
         self.first = first
         self.interval_s = interval_s
+        self.max_devices = max_devices
         self.counters: Counter[str] = Counter()
         self.by_device: dict[str, Counter[str]] = {}
         self._last_log: dict[tuple[str, str], float] = {}
@@ -54,6 +65,8 @@ class Problems:
         """Count one bad input of ``kind`` from ``device`` and log it, rate-limited per
         (device, kind): the first :attr:`first` in full, then one per :attr:`interval_s`."""
         self.counters[kind] += 1
+        if device not in self.by_device and len(self.by_device) >= self.max_devices:
+            device = OTHER_DEVICES
         mine = self.by_device.setdefault(device, Counter())
         mine[kind] += 1
         key = (device, kind)
@@ -66,3 +79,11 @@ class Problems:
             self._last_log[key] = now
         else:
             self._unlogged[key] += 1
+
+    def forget(self, device: str) -> None:
+        """Drop ``device``'s per-device counts and warning state (it was evicted); the totals
+        in :attr:`counters` stay."""
+        self.by_device.pop(device, None)
+        for store in (self._last_log, self._unlogged):
+            for key in [k for k in store if k[0] == device]:
+                del store[key]

@@ -51,7 +51,8 @@ class DiskSpool:
         self._rewrite()
 
     def _rewrite(self) -> None:
-        assert self._dir is not None
+        if self._dir is None:
+            return  # an in-memory spool has no file to rewrite
         tmp = self._file.with_suffix(".tmp")
         with open(tmp, "w") as fh:
             for t, p, q in self._q:

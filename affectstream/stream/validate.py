@@ -20,6 +20,9 @@ whether the chunk came over MQTT, LSL or from a replayed file:
     (accepted; the DSP re-anchors and the frames between are missing)
 ``nonfinite_samples``
     NaN/inf samples (kept as missing data)
+``bad_device_id``
+    a device id that is not 1-64 characters of ``A-Z a-z 0-9 . _ -``
+    (:mod:`~affectstream.stream.device_ids`; refused, whatever the source)
 ``samples_in``
     samples accepted
 """
@@ -31,8 +34,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from affectstream.data.recording import canonical_modality
+from affectstream.stream.device_ids import device_id_problem
 from affectstream.stream.events import ChunkEvent
-from affectstream.stream.problems import Problems
+from affectstream.stream.problems import OTHER_DEVICES, Problems
 
 #: A chunk starting further than this from where the previous one ended (seconds) is counted as
 #: a clock jump; the DSP re-anchors on it and the frames in between are missing.
@@ -61,10 +65,20 @@ class ChunkValidator:
         self._seq: dict[tuple[str, str], tuple[int, float]] = {}
         self._next_t0: dict[tuple[str, str], float] = {}
 
+    def forget(self, device: str) -> None:
+        """Drop what is kept about ``device``'s streams (it was evicted or refused)."""
+        for store in (self._seq, self._next_t0):
+            for key in [k for k in store if k[0] == device]:
+                del store[key]
+
     def check(self, ev: ChunkEvent) -> ChunkEvent | None:
         """The chunk with its modality made canonical, or None when it is refused (counted and
         logged)."""
         p = self.problems
+        problem = device_id_problem(ev.device)
+        if problem is not None:
+            p.bad("bad_device_id", OTHER_DEVICES, f"{ev.stream or 'a chunk'}: {problem}")
+            return None
         where = ev.stream or f"{ev.device}/{ev.modality}"
         mod = canonical_modality(ev.modality) or ev.modality.strip().lower()
         if mod not in self.rates:
