@@ -53,6 +53,10 @@ class BrokerConfig:
     cert_file: str = ""
     key_file: str = ""
     keepalive_s: int = 30
+    #: keep the session (its subscriptions and queued QoS 1 messages) at the broker while this
+    #: client is away, so a restarted daemon receives what was published meanwhile; needs a
+    #: fixed ``client_id``
+    persistent_session: bool = False
 
     def credentials(self) -> tuple[str | None, str | None]:
         """Username and password, read from the environment or a file now."""
@@ -196,6 +200,11 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
                 raise ConfigError(f"broker.{k}: unknown key; known: {', '.join(fields_)}")
             want = {"int": int, "str": str, "bool": bool}[fields_[k].type]
             setattr(cfg.broker, k, _typed("broker.", k, v, want))
+        if cfg.broker.persistent_session and not cfg.broker.client_id:
+            raise ConfigError(
+                "broker.persistent_session: the broker keeps a session by client id; set "
+                "broker.client_id too"
+            )
         if not 0 < cfg.broker.port < 65536:
             raise ConfigError(f"broker.port: {cfg.broker.port} is not a TCP port")
     for section, kinds, target in (

@@ -46,6 +46,7 @@ def make_client(b: BrokerConfig) -> Any:
         username=user,
         password=pw,
         identifier=b.client_id or None,
+        clean_session=False if b.persistent_session else None,
         tls_context=tls_context(b),
         keepalive=b.keepalive_s,
         timeout=5,

@@ -9,6 +9,7 @@ from affectstream.tools.bench_dsp import format_dsp_table, run_dsp_bench
 from affectstream.tools.bench_lsl import format_lsl_table, run_lsl_bench
 from affectstream.tools.bench_model import format_model_table, run_model_bench
 from affectstream.tools.bench_scale import format_scale_table, run_scale_bench
+from affectstream.tools.bench_soak import SoakPlan, format_soak_table, run_soak_bench
 from affectstream.tools.bench_stream import format_stream_table, run_stream_bench
 
 
@@ -21,10 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Preprocessor against recomputing a zero-phase filter and resampling over the whole "
         "60 s window every hop. model: LiteRT int8 predict of one window and of a batch. "
         "stream: publish-to-prediction latency over loopback MQTT (needs mosquitto). scale: "
-        "devices per core against the obvious way, memory per device, replay speed.",
+        "devices per core against the obvious way, memory per device, replay speed. soak "
+        "(not in `all`; minutes): simulated hours of a daemon with device churn, broker "
+        "restarts and a daemon restart; memory over time, predictions made vs received.",
     )
     p.add_argument(
-        "what", choices=["dsp", "model", "stream", "scale", "lsl", "all"], nargs="?", default="all"
+        "what",
+        choices=["dsp", "model", "stream", "scale", "lsl", "soak", "all"],
+        nargs="?",
+        default="all",
     )
     p.add_argument("--model", default="default", help="bundle for `model` (default: bundled)")
     p.add_argument("--hops", type=int, default=300, help="hops measured per scenario")
@@ -48,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--lsl-devices", type=int, default=30, help="devices for `lsl` (30)")
     p.add_argument("--lsl-seconds", type=float, default=20.0, help="seconds measured for `lsl`")
+    p.add_argument("--soak-devices", type=int, default=100, help="devices at a time for `soak`")
+    p.add_argument("--sim-hours", type=float, default=2.0, help="simulated hours for `soak`")
+    p.add_argument(
+        "--speed", type=float, default=40.0, help="simulated seconds per wall second for `soak`"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -71,6 +82,15 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.what in ("lsl", "all"):
         res["lsl"] = run_lsl_bench(n=args.lsl_devices, seconds=args.lsl_seconds)
+    if args.what == "soak":
+        res["soak"] = run_soak_bench(
+            SoakPlan(
+                devices=args.soak_devices,
+                sim_hours=args.sim_hours,
+                speed=args.speed,
+                model=args.model,
+            )
+        )
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -84,4 +104,6 @@ def run(args: argparse.Namespace) -> int:
         print(("\n" if len(res) > 1 else "") + format_scale_table(res["scale"]))
     if "lsl" in res:
         print(("\n" if len(res) > 1 else "") + format_lsl_table(res["lsl"]))
+    if "soak" in res:
+        print(format_soak_table(res["soak"]))
     return 0

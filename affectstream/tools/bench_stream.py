@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,22 +24,7 @@ import numpy as np
 
 from affectstream.dsp.calibration import warmup_s
 from affectstream.stream.payload import emotion_topic, encode_chunk, raw_topic
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+from affectstream.tools.local_broker import free_port, wait_port
 
 
 def _signals(seconds: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -123,7 +107,7 @@ def run_stream_bench(hops: int = 300, model: str = "default") -> dict[str, Any]:
     pred = Predictor(model)
     base = warmup_s(pred.calibration_rule)  # no inference before it
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
+        port = free_port()
         conf = Path(tmp) / "mosquitto.conf"
         conf.write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -134,7 +118,7 @@ def run_stream_bench(hops: int = 300, model: str = "default") -> dict[str, Any]:
         )
         daemon = None
         try:
-            _wait_port(port)
+            wait_port(port)
             cfg = Path(tmp) / "monitor.toml"
             cfg.write_text(
                 f'model = "{model}"\nhop_s = 1.0\nlog_interval_s = 3600\n'
