@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from affectstream.tools.bench_dashboard import format_dashboard_table, run_dashboard_bench
 from affectstream.tools.bench_dsp import format_dsp_table, run_dsp_bench
 from affectstream.tools.bench_lsl import format_lsl_table, run_lsl_bench
 from affectstream.tools.bench_model import format_model_table, run_model_bench
@@ -21,10 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Preprocessor against recomputing a zero-phase filter and resampling over the whole "
         "60 s window every hop. model: LiteRT int8 predict of one window and of a batch. "
         "stream: publish-to-prediction latency over loopback MQTT (needs mosquitto). scale: "
-        "devices per core against the obvious way, memory per device, replay speed.",
+        "devices per core against the obvious way, memory per device, replay speed. dashboard: "
+        "the live page with 1, 10 and 100 devices (needs mosquitto; headless Chromium and "
+        "selenium for the page's figures; not part of all).",
     )
     p.add_argument(
-        "what", choices=["dsp", "model", "stream", "scale", "lsl", "all"], nargs="?", default="all"
+        "what",
+        choices=["dsp", "model", "stream", "scale", "lsl", "dashboard", "all"],
+        nargs="?",
+        default="all",
     )
     p.add_argument("--model", default="default", help="bundle for `model` (default: bundled)")
     p.add_argument("--hops", type=int, default=300, help="hops measured per scenario")
@@ -48,6 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--lsl-devices", type=int, default=30, help="devices for `lsl` (30)")
     p.add_argument("--lsl-seconds", type=float, default=20.0, help="seconds measured for `lsl`")
+    p.add_argument(
+        "--dashboard-devices",
+        type=int,
+        nargs="+",
+        default=[1, 10, 100],
+        help="device counts for `dashboard` (1 10 100)",
+    )
+    p.add_argument(
+        "--dashboard-seconds", type=float, default=10.0, help="seconds measured per count (10)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -71,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.what in ("lsl", "all"):
         res["lsl"] = run_lsl_bench(n=args.lsl_devices, seconds=args.lsl_seconds)
+    if args.what == "dashboard":
+        res["dashboard"] = run_dashboard_bench(
+            tuple(args.dashboard_devices), seconds=args.dashboard_seconds
+        )
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -84,4 +104,6 @@ def run(args: argparse.Namespace) -> int:
         print(("\n" if len(res) > 1 else "") + format_scale_table(res["scale"]))
     if "lsl" in res:
         print(("\n" if len(res) > 1 else "") + format_lsl_table(res["lsl"]))
+    if "dashboard" in res:
+        print(format_dashboard_table(res["dashboard"]))
     return 0

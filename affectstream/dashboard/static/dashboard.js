@@ -19,6 +19,7 @@
     events: 0,
     rowUpdates: 0,
     firstRowsMs: null, // performance.now() when the first rows were painted
+    sizeTimes: [], // [rows shown, performance.now()] each time the table grew
     lags: [], // server arrival -> painted, s (the last 2000)
     detailFetches: 0,
     lastDetail: 0,
@@ -148,10 +149,12 @@
 
   function applyRows(body) {
     dash.offset = body.server_time - Date.now() / 1000;
+    const before = dash.rows.size;
     for (const row of body.rows) {
       dash.rows.set(row.device, row);
       renderRow(row);
     }
+    if (dash.rows.size > before) dash.sizeTimes.push([dash.rows.size, performance.now()]);
     for (const device in body.seen || {}) {
       const row = dash.rows.get(device);
       if (row) {
