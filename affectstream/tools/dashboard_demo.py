@@ -30,10 +30,11 @@ def run_demo_dashboard(args: argparse.Namespace, rec: Recording) -> int:
 
     async def replay(stop: asyncio.Event) -> None:
         n = await feed_replay(state, rec, mon, device, speed, stop)
-        print(
-            f"replay finished: {n} records of {device}; the page stays up until Ctrl-C",
-            flush=True,
-        )
+        if not stop.is_set():
+            print(
+                f"replay finished: {n} records of {device}; the page stays up until Ctrl-C",
+                flush=True,
+            )
 
     async def main() -> None:
         stop = asyncio.Event()
