@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from affectstream.tools.bench_dashboard import format_dashboard_table, run_dashboard_bench
 from affectstream.tools.bench_dsp import format_dsp_table, run_dsp_bench
 from affectstream.tools.bench_lsl import format_lsl_table, run_lsl_bench
 from affectstream.tools.bench_model import format_model_table, run_model_bench
@@ -24,11 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stream: publish-to-prediction latency over loopback MQTT (needs mosquitto). scale: "
         "devices per core against the obvious way, memory per device, replay speed. soak "
         "(not in `all`; minutes): simulated hours of a daemon with device churn, broker "
-        "restarts and a daemon restart; memory over time, predictions made vs received.",
+        "restarts and a daemon restart; memory over time, predictions made vs received. "
+        "dashboard: the live page with 1, 10 and 100 devices (needs mosquitto; headless "
+        "Chromium and selenium for the page's figures; not part of all).",
     )
     p.add_argument(
         "what",
-        choices=["dsp", "model", "stream", "scale", "lsl", "soak", "all"],
+        choices=["dsp", "model", "stream", "scale", "lsl", "soak", "dashboard", "all"],
         nargs="?",
         default="all",
     )
@@ -58,6 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-hours", type=float, default=2.0, help="simulated hours for `soak`")
     p.add_argument(
         "--speed", type=float, default=40.0, help="simulated seconds per wall second for `soak`"
+    )
+    p.add_argument(
+        "--dashboard-devices",
+        type=int,
+        nargs="+",
+        default=[1, 10, 100],
+        help="device counts for `dashboard` (1 10 100)",
+    )
+    p.add_argument(
+        "--dashboard-seconds", type=float, default=10.0, help="seconds measured per count (10)"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -91,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
                 model=args.model,
             )
         )
+    if args.what == "dashboard":
+        res["dashboard"] = run_dashboard_bench(
+            tuple(args.dashboard_devices), seconds=args.dashboard_seconds
+        )
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -106,4 +123,6 @@ def run(args: argparse.Namespace) -> int:
         print(("\n" if len(res) > 1 else "") + format_lsl_table(res["lsl"]))
     if "soak" in res:
         print(format_soak_table(res["soak"]))
+    if "dashboard" in res:
+        print(format_dashboard_table(res["dashboard"]))
     return 0

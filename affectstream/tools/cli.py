@@ -11,6 +11,7 @@ from affectstream.data.errors import RecordingFormatError
 from affectstream.tools import (
     beats_report,
     bench,
+    dashboard_cmd,
     data_info,
     demo,
     evaluate_cmd,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.register(sub)
     run_cmd.register(sub)
     replay_cmd.register(sub)
+    dashboard_cmd.register(sub)
     return parser
 
 

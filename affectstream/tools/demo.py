@@ -44,15 +44,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--speed",
         type=float,
-        default=0.0,
-        help="replay speed as a multiple of real time (0: as fast as possible)",
+        default=None,
+        help="replay speed as a multiple of real time (0: as fast as possible; the default, or "
+        "10 with --dashboard)",
     )
     p.add_argument("--hop", type=float, help="seconds between predictions (default: the model's)")
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="show the replay in the live dashboard (http://127.0.0.1:PORT/) instead of text; "
+        "the page stays up after the replay until Ctrl-C",
+    )
+    p.add_argument("--port", type=int, default=8080, help="the dashboard's port (8080)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay and print."""
+    """Replay and print (or serve the dashboard)."""
+    if args.dashboard:
+        from affectstream.tools.dashboard_demo import run_demo_dashboard
+
+        return run_demo_dashboard(args, load_excerpt())
+    if args.speed is None:
+        args.speed = 0.0
     return asyncio.run(_run(args))
 
 
