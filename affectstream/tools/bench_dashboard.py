@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from affectstream.stream.payload import emotion_topic, encode_chunk, raw_topic
-from affectstream.tools.local_broker import free_port as _free_port, wait_port as _wait_port
+from affectstream.tools.local_broker import free_port as _free_port
+from affectstream.tools.local_broker import wait_port as _wait_port
 
 E4_RATES = {"bvp": 64.0, "eda": 4.0, "temp": 4.0}
 
