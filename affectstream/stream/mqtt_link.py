@@ -4,10 +4,11 @@ reconnect with back-off, and hold predictions in order while the broker is away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,24 @@ def make_client(b: BrokerConfig) -> Any:
         timeout=5,
         socket_options=SOCKET_OPTIONS,
     )
+
+
+@contextlib.asynccontextmanager
+async def mqtt_session(client: Any) -> AsyncIterator[Any]:
+    """``async with client`` that also collects the error of a lost connection.
+
+    aiomqtt (2.5) puts an unexpected disconnection on a future that only its message iterator
+    reads; a client that was only publishing leaves it unread, and asyncio prints "Future
+    exception was never retrieved ... MqttCodeError" when the client is collected. The error
+    itself reaches the caller as the :class:`aiomqtt.MqttError` of the failed call.
+    """
+    try:
+        async with client:
+            yield client
+    finally:
+        lost = getattr(client, "_disconnected", None)
+        if isinstance(lost, asyncio.Future) and lost.done() and not lost.cancelled():
+            lost.exception()  # mark it retrieved
 
 
 class MqttLink:
@@ -124,7 +143,7 @@ class MqttLink:
         b = self.broker
         while not stop.is_set():
             try:
-                async with make_client(b) as client:
+                async with mqtt_session(make_client(b)) as client:
                     self.counters["connects"] += 1
                     log.info("connected to mqtt%s://%s:%d", "s" if b.tls else "", b.host, b.port)
                     for t in self.topics:

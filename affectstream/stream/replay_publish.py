@@ -40,7 +40,7 @@ async def publish_mqtt(
     resuming where it stopped if the broker goes away. Returns the number of messages sent."""
     import aiomqtt
 
-    from affectstream.stream.mqtt_link import make_client
+    from affectstream.stream.mqtt_link import make_client, mqtt_session
 
     chunks = list(replay_chunks(rec, modalities or list(rec.signals), chunk_s))
     sent = 0
@@ -48,7 +48,7 @@ async def publish_mqtt(
     delay = 0.2
     while sent < len(chunks):
         try:
-            async with make_client(broker) as client:
+            async with mqtt_session(make_client(broker)) as client:
                 delay = 0.2
                 while sent < len(chunks):
                     ch = chunks[sent]

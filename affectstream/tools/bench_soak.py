@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data.native import load_npz
+from affectstream.stream.mqtt_link import mqtt_session
 from affectstream.stream.payload import encode_chunk, raw_topic
 from affectstream.tools.local_broker import LocalMosquitto
 
@@ -41,6 +42,10 @@ EXCERPT = Path(__file__).resolve().parents[1] / "data" / "excerpts" / "stress_pr
 MODALITIES = ("bvp", "eda", "temp")
 #: Simulated clock origin (seconds, Unix time of the devices' samples).
 T0 = 1_800_000_000.0
+#: Simulated seconds before the first predictions can arrive (the warm-up plus a window).
+WARMUP_S = 360.0
+#: Most simulated seconds the devices' data may run ahead of the latest prediction received.
+LEAD_S = 60.0
 
 
 @dataclass
@@ -153,19 +158,23 @@ class _Daemon:
         return _final_stats(log)
 
 
-async def _subscriber(port: int, got: dict[tuple[str, float], int], stop: asyncio.Event) -> None:
+async def _subscriber(
+    port: int, got: dict[tuple[str, float], int], latest: list[float], stop: asyncio.Event
+) -> None:
+    """Count every prediction record; ``latest[0]``: the latest window end seen (simulated s)."""
     import aiomqtt
 
     while not stop.is_set():
         try:
-            async with aiomqtt.Client(
-                "127.0.0.1", port, identifier="soak-subscriber", clean_session=False
+            async with mqtt_session(
+                aiomqtt.Client("127.0.0.1", port, identifier="soak-subscriber", clean_session=False)
             ) as c:
                 await c.subscribe("affectstream/+/emotion", qos=1)
                 async for msg in c.messages:
                     doc = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
                     key = (doc["device"], float(doc["t"]))
                     got[key] = got.get(key, 0) + 1
+                    latest[0] = max(latest[0], key[1] - T0)
         except aiomqtt.MqttError:
             await asyncio.sleep(0.2)
 
@@ -178,7 +187,9 @@ async def _publish(port: int, queue: asyncio.Queue[tuple[str, bytes] | None]) ->
     item = await queue.get()
     while item is not None:
         try:
-            async with aiomqtt.Client("127.0.0.1", port, identifier="soak-devices") as c:
+            async with mqtt_session(
+                aiomqtt.Client("127.0.0.1", port, identifier="soak-devices")
+            ) as c:
                 while item is not None:
                     await c.publish(item[0], item[1], qos=1)
                     sent += 1
@@ -189,12 +200,13 @@ async def _publish(port: int, queue: asyncio.Queue[tuple[str, bytes] | None]) ->
 
 
 async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
-    broker = LocalMosquitto(workdir, persistent=True).start()
+    # a session's queue unbounded: the daemon's (persistent) while it restarts, the subscriber's
+    broker = LocalMosquitto(workdir, persistent=True, extra="max_queued_messages 0\n").start()
     cfg = workdir / "monitor.toml"
     cfg.write_text(
         f'model = "{plan.model}"\nlog_interval_s = 3600\ncalibrating_every_s = 0\n'
-        f"max_devices = {4 * plan.devices}\nqueue_size = 200000\n"
-        f"idle_timeout_s = {max(1.0, 4 * plan.chunk_s / plan.speed):g}\n"
+        f"max_devices = {4 * plan.devices}\n"
+        f"idle_timeout_s = {max(5.0, 10 * plan.chunk_s / plan.speed):g}\n"
         f'state_dir = "{workdir / "states"}"\nstate_save_s = 5\n'
         f'spool_dir = "{workdir / "spool"}"\n'
         f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "soak-daemon"\n'
@@ -204,7 +216,8 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
     daemon = _Daemon(cfg, workdir)
     got: dict[tuple[str, float], int] = {}
     stop_sub = asyncio.Event()
-    sub = asyncio.create_task(_subscriber(broker.port, got, stop_sub))
+    latest = [float("-inf")]
+    sub = asyncio.create_task(_subscriber(broker.port, got, latest, stop_sub))
     await asyncio.sleep(0.5)
     await asyncio.to_thread(daemon.start)
     devices = _Devices(plan, np.random.default_rng(0))
@@ -243,6 +256,11 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
         ahead = t / plan.speed - (time.perf_counter() - wall0)
         if ahead > 0:
             await asyncio.sleep(ahead)
+        # closed loop: no more than LEAD_S of data ahead of the daemon's latest prediction (a
+        # soak measures what holds up, not a broker's queue); never wait more than 30 s
+        waited = time.monotonic()
+        while t > WARMUP_S + LEAD_S and latest[0] < t - LEAD_S and time.monotonic() - waited < 30:
+            await asyncio.sleep(0.02)
     await queue.put(None)
     sent = await pub
     await asyncio.sleep(max(3.0, 8 * plan.chunk_s / plan.speed))  # last windows, idle evictions

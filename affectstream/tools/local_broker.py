@@ -44,9 +44,17 @@ class LocalMosquitto:
         Default: a free one.
     persistent
         Keep retained and queued QoS 1 messages across :meth:`restart` (``persistence true``).
+    extra
+        More lines of mosquitto configuration.
     """
 
-    def __init__(self, workdir: str | Path, port: int | None = None, persistent: bool = False):
+    def __init__(
+        self,
+        workdir: str | Path,
+        port: int | None = None,
+        persistent: bool = False,
+        extra: str = "",
+    ) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise RuntimeError("this benchmark needs mosquitto: apt-get install -y mosquitto")
@@ -63,6 +71,7 @@ class LocalMosquitto:
                 if persistent
                 else "persistence false\n"
             )
+            + extra
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
