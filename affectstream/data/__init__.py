@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from affectstream.data.demo_recording import excerpt_path, load_excerpt
 from affectstream.data.errors import RecordingFormatError
 from affectstream.data.loader import FORMATS, detect_format, load_recordings
 from affectstream.data.native import load_npz, save_npz
@@ -15,6 +16,8 @@ __all__ = [
     "Signal",
     "canonical_modality",
     "detect_format",
+    "excerpt_path",
+    "load_excerpt",
     "load_npz",
     "load_recordings",
     "save_npz",

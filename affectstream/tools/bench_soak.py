@@ -32,13 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.data.native import load_npz
+from affectstream.data.demo_recording import load_excerpt
 from affectstream.stream.mqtt_link import mqtt_session
 from affectstream.stream.payload import encode_chunk, raw_topic
 from affectstream.tools.local_broker import LocalMosquitto
 
-#: The bundled excerpt the simulated devices send.
-EXCERPT = Path(__file__).resolve().parents[1] / "data" / "excerpts" / "stress_predict_S13.npz"
 MODALITIES = ("bvp", "eda", "temp")
 #: Simulated clock origin (seconds, Unix time of the devices' samples).
 T0 = 1_800_000_000.0
@@ -67,7 +65,7 @@ class _Devices:
     """Which simulated wearables send now, their phases in the excerpt, churn."""
 
     def __init__(self, plan: SoakPlan, rng: np.random.Generator) -> None:
-        rec = load_npz(EXCERPT)
+        rec = load_excerpt()
         self.data = {m: rec.signals[m].data[:, 0].astype(np.float64) for m in MODALITIES}
         self.fs = {m: rec.signals[m].fs for m in MODALITIES}
         self.duration = min(self.data[m].size / self.fs[m] for m in MODALITIES)

@@ -10,25 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from affectstream.data import Recording, load_npz
+from affectstream.data.demo_recording import load_excerpt
 from affectstream.stream.monitor import Monitor
 from affectstream.stream.replay import replay_chunks
-
-EXCERPT = "stress_predict_S13.npz"
-
-
-def excerpt_path() -> Path:
-    """Path of the bundled demo recording inside the installed package."""
-    return Path(str(resources.files("affectstream.data") / "excerpts" / EXCERPT))
-
-
-def load_excerpt() -> Recording:
-    """The bundled excerpt: Stress-Predict S13, first 1,320 s (BVP, EDA, TEMP, labels)."""
-    return load_npz(excerpt_path())
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -63,7 +63,7 @@ def test_data_info_json_lists_every_subject(stress_predict):
 
 
 def test_data_info_table_on_the_bundled_excerpt(capsys):
-    from affectstream.tools.demo import excerpt_path
+    from affectstream.data.demo_recording import excerpt_path
 
     assert main(["data", "info", str(excerpt_path())]) == 0
     out = capsys.readouterr().out
