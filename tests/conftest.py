@@ -142,3 +142,17 @@ def state_home_isolated(tmp_path_factory):
         os.environ.pop("XDG_STATE_HOME", None)
     else:
         os.environ["XDG_STATE_HOME"] = old
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line saying how many real-data tests were skipped, and why."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    real = [r for r in skipped if "AFFECTSTREAM_SHARED_DATA" in str(r.longrepr)]
+    if real:
+        terminalreporter.write_line(
+            f"real-data tests skipped: {len(real)} (no real recordings at {SHARED_DATA}; put "
+            "the project's shared/ beside the checkout or set AFFECTSTREAM_SHARED_DATA)",
+            yellow=True,
+        )
+    else:
+        terminalreporter.write_line(f"real-data tests: all ran (recordings at {SHARED_DATA})")
