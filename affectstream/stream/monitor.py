@@ -13,7 +13,7 @@ import numpy as np
 from affectstream.model.predictor import Predictor
 from affectstream.stream.device import DeviceState, PendingWindow
 from affectstream.stream.device_store import DeviceStore
-from affectstream.stream.records import make_record
+from affectstream.stream.records import PredictionRecord, make_record
 
 log = logging.getLogger("affectstream.daemon")
 
@@ -84,7 +84,7 @@ class Monitor:
         self.predictions_out = 0
         self.warmup_every_s = warmup_every_s
         self._warm_last: dict[str, float] = {}
-        self._warm_records: list[dict[str, Any]] = []
+        self._warm_records: list[PredictionRecord] = []
         if max_devices is not None and max_devices < 1:
             raise ValueError(f"max_devices must be at least 1 (or None); got {max_devices}")
         self.max_devices = max_devices
@@ -242,7 +242,7 @@ class Monitor:
         start_time: float | None = None,
         timestamps: np.ndarray | None = None,
         received: float | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[PredictionRecord]:
         """Feed one chunk of one device's modality; return the records it produced.
 
         Raises
@@ -268,7 +268,7 @@ class Monitor:
         *,
         start_times: Mapping[str, float] | None = None,
         received: float | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[PredictionRecord]:
         """Feed one chunk of several modalities of one device."""
         st = self.device(device_id, min(start_times.values()) if start_times else None)
         wins = st.push_many(chunks, start_times=start_times, received=received)
@@ -301,7 +301,7 @@ class Monitor:
         rec["warmup_left_s"] = round(left_s, 3)
         self._warm_records.append(rec)
 
-    def flush(self) -> list[dict[str, Any]]:
+    def flush(self) -> list[PredictionRecord]:
         """Predict every queued window in one batch; return their records in arrival order."""
         warm, self._warm_records = self._warm_records, []
         if not self._pending:

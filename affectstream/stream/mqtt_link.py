@@ -168,17 +168,32 @@ class MqttLink:
                 pass
             delay = min(delay * 2, 1.0)  # a returning broker is found within about a second
 
+    async def _handle(self, msg: Any) -> None:
+        self.counters["received"] += 1
+        if self.on_message is not None:
+            payload = msg.payload
+            if not isinstance(payload, bytes | bytearray):
+                payload = str(payload).encode()
+            res = self.on_message(msg.topic.value, bytes(payload))
+            if isinstance(res, Awaitable):
+                await res
+
     async def _dispatch(self, client: Any, stop: asyncio.Event) -> None:
+        import aiomqtt
+
         async def consume() -> None:
-            async for msg in client.messages:
-                self.counters["received"] += 1
-                if self.on_message is not None:
-                    payload = msg.payload
-                    if not isinstance(payload, bytes | bytearray):
-                        payload = str(payload).encode()
-                    res = self.on_message(msg.topic.value, bytes(payload))
-                    if isinstance(res, Awaitable):
-                        await res
+            try:
+                async for msg in client.messages:
+                    await self._handle(msg)
+            except aiomqtt.MqttError:
+                # aiomqtt (2.5) ends the iteration at a lost connection even when messages it
+                # has received, and acknowledged to the broker, are still queued: hand them on
+                # (the broker will not send them again), then report the loss
+                queue = getattr(client, "_queue", None)
+                while queue is not None and not queue.empty():
+                    self.counters["received_after_disconnect"] += 1
+                    await self._handle(queue.get_nowait())
+                raise
 
         consumer = asyncio.create_task(consume())
         stopper = asyncio.create_task(stop.wait())

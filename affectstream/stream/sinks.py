@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from affectstream.stream.payload import emotion_topic
+from affectstream.stream.records import PredictionRecord
 
-Record = dict[str, Any]
+#: What every sink receives.
+Record = PredictionRecord
 
 
 class Sink:
