@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
             # as one session, or the monitor would drop the later ones as out of order
             rec = after(rec, ends[device])
         ends[device] = rec.end_time
-        mods = args.modalities or [m for m in rec.signals if m != "hr"]
+        # a device's own HR/IBI beside a pulse wave or ECG is left out (models read the wave)
+        wave = {"bvp", "ecg"} & set(rec.signals)
+        mods = args.modalities or [m for m in rec.signals if not (wave and m in ("hr", "ibi"))]
         if args.to == "mqtt":
             n = asyncio.run(publish_mqtt(rec, broker, device, args.speed, mods))
         else:
