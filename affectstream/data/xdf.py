@@ -12,18 +12,15 @@ gives one modality per label). Streams that name no modality, a second stream of
 already taken, and numeric streams without samples are listed in ``meta["skipped_streams"]``
 and left out.
 
-String streams are markers. The marker convention: ``LABEL:start`` opens the label ``LABEL``,
-``LABEL:end`` closes it (an open label is closed by the next ``:start`` and by the end of the
-recording); other markers are ignored unless ``marker_map`` maps them, to ``LABEL:start``,
-``LABEL:end`` or a bare ``LABEL`` (a state: it holds from that marker to the next mapped one).
+String streams are markers, read as labels by the marker convention of
+:mod:`affectstream.data.markers` (``LABEL:start`` / ``LABEL:end``, or a ``marker_map``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data.errors import RecordingFormatError
+from affectstream.data.markers import markers_to_labels
 from affectstream.data.recording import (
     MODALITY_UNITS,
     LabelInterval,
@@ -43,8 +41,6 @@ log = logging.getLogger("affectstream.data.xdf")
 
 #: Timestamps whose intervals all lie within this fraction of the nominal period are regular.
 REGULAR_TOLERANCE = 0.01
-
-_MARKER_RE = re.compile(r"^(?P<label>.+?)\s*:\s*(?P<edge>start|end)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -232,57 +228,6 @@ def stream_modalities(st: XdfStream) -> dict[str, list[int]]:
         if mod is not None:
             groups.setdefault(mod, []).append(i)
     return groups
-
-
-def markers_to_labels(
-    times: np.ndarray,
-    markers: Sequence[str],
-    end_time: float,
-    marker_map: Mapping[str, str] | None = None,
-) -> list[LabelInterval]:
-    """Label intervals from marker strings (the convention in the module docstring).
-
-    Parameters
-    ----------
-    times
-        Marker times in seconds, shape ``(n,)``, increasing.
-    markers
-        One string per marker.
-    end_time
-        Where a label still open at the end closes (seconds).
-    marker_map
-        Marker string -> ``LABEL:start``, ``LABEL:end`` or ``LABEL``.
-    """
-    out: list[LabelInterval] = []
-    open_label: str | None = None
-    opened = 0.0
-
-    def close(at: float) -> None:
-        nonlocal open_label
-        if open_label is not None and at > opened:
-            out.append(LabelInterval(open_label, opened, at))
-        open_label = None
-
-    for t, raw in zip(np.asarray(times, dtype=np.float64), markers, strict=True):
-        text = str(raw).strip()
-        if marker_map is not None and text in marker_map:
-            text = str(marker_map[text]).strip()
-            state = _MARKER_RE.match(text) is None
-        else:
-            state = False
-        m = _MARKER_RE.match(text)
-        if m is None and not state:
-            continue
-        if state:
-            close(float(t))
-            open_label, opened = text, float(t)
-        elif m is not None and m.group("edge").lower() == "start":
-            close(float(t))
-            open_label, opened = m.group("label"), float(t)
-        elif m is not None and open_label == m.group("label"):
-            close(float(t))
-    close(float(end_time))
-    return out
 
 
 def _signal(st: XdfStream, mod: str, cols: list[int]) -> Signal:
