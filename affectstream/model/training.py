@@ -137,6 +137,8 @@ def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
         label_column=options.get("label_column"),
         subject_column=options.get("subject_column"),
         subjects=options.get("subjects"),
+        subject_pattern=options.get("subject_pattern"),
+        marker_map=options.get("marker_map"),
     )
     recs = assign_subjects(
         recs,
