@@ -1,9 +1,10 @@
 """Reader for EDF, EDF+ and BDF/BDF+ files (clinical and sleep systems) via ``pyedflib``
 (extra ``files``).
 
-Signals become modalities by their label (``ECG``, ``EKG``, ``EDA``, ``GSR``, ``Temp``,
-``PPG``, ``HR``, ...; :func:`affectstream.data.recording.canonical_modality`), else by their
-physical dimension (``uS`` is EDA, ``degC`` is TEMP, ``bpm`` is HR). Signals of one modality
+Signals become modalities by their label (``ECG``, ``EKG``, an ECG lead such as ``II`` or
+``V5``, ``EDA``, ``GSR``, ``Temp``, ``PPG``, ``HR``, ...;
+:func:`affectstream.data.recording.canonical_modality`), else by their physical dimension
+(``uS`` is EDA, ``degC`` is TEMP, ``bpm`` is HR). Signals of one modality
 at one rate are its channels; others (unknown labels, a second rate) are listed in
 ``meta["skipped_signals"]`` and left out. EDF+ annotations with a duration are label
 intervals; those without one are markers (:mod:`affectstream.data.markers`). The start time is
@@ -27,6 +28,7 @@ from affectstream.data.recording import (
     Signal,
     canonical_modality,
 )
+from affectstream.data.wfdb_record import ECG_LEADS
 
 #: Physical dimension (lower case) -> modality, for signals whose label names none.
 DIMENSION_MODALITIES = {
@@ -45,7 +47,10 @@ EDF_SUFFIXES = (".edf", ".bdf", ".rec")
 
 
 def signal_modality(label: str, dimension: str) -> str | None:
-    """The modality of an EDF signal from its label, else its physical dimension."""
+    """The modality of an EDF signal from its label (an ECG lead name such as ``V5`` is ECG),
+    else its physical dimension."""
+    if label.strip().lower() in ECG_LEADS:
+        return "ecg"
     return canonical_modality(label) or DIMENSION_MODALITIES.get(dimension.strip().lower())
 
 
