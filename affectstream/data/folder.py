@@ -78,7 +78,7 @@ def _subject_from_name(f: Path, pattern: re.Pattern[str]) -> str:
     if m is None:
         raise RecordingFormatError(
             f,
-            f"the subject pattern {pattern.pattern!r} does not match the file name {f.stem!r}",
+            f"the subject pattern '{pattern.pattern}' does not match the file name {f.stem!r}",
             hint="Give a --subject-pattern that matches every file name (e.g. 'S(\\d+)' for "
             "S01.csv), or rename the file",
         )

@@ -75,7 +75,7 @@ def _subject_from(path: str | Path, pattern: str | None) -> str | None:
     if m is None:
         raise RecordingFormatError(
             path,
-            f"the subject pattern {pattern!r} does not match the file name",
+            f"the subject pattern '{pattern}' does not match the file name",
             hint="Give a --subject-pattern that matches the file name, e.g. 'S(\\d+)'",
         )
     return m.group(1) if m.groups() else m.group(0)
