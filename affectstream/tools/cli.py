@@ -16,6 +16,7 @@ from affectstream.tools import (
     evaluate_cmd,
     export_cmd,
     inspect_cmd,
+    record_cmd,
     replay_cmd,
     run_cmd,
     simulate_cmd,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.register(sub)
     run_cmd.register(sub)
     replay_cmd.register(sub)
+    record_cmd.register(sub)
     return parser
 
 
