@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.data import Recording, Signal, canonical_modality
+from affectstream.data import LabelInterval, Recording, Signal, canonical_modality
 from affectstream.data.markers import markers_to_labels
 from affectstream.data.native import save_npz
 from affectstream.data.recording import MODALITY_UNITS
@@ -213,8 +213,13 @@ class SessionRecorder:
         signals = {m: s.signal(m) for m, s in dev.streams.items() if s.data}
         t0 = min(s.start_time for s in signals.values())
         end = max(s.end_time for s in signals.values())
-        mine = sorted((t, m) for d, t, m in self._markers if d in (None, device) and t0 <= t < end)
-        labels = markers_to_labels(np.array([t for t, _ in mine]), [m for _, m in mine], end)
+        mine = sorted((t, m) for d, t, m in self._markers if d in (None, device) and t < end)
+        labels = [  # a label opened before this part's first sample holds from it
+            LabelInterval(iv.label, max(iv.start, t0), iv.end)
+            for iv in markers_to_labels(np.array([t for t, _ in mine]), [m for _, m in mine], end)
+            if iv.end > t0
+        ]
+        mine = [(t, m) for t, m in mine if t >= t0]
         session = dev.session if dev.part == 1 else f"{dev.session}_{dev.part:03d}"
         return Recording(
             signals,

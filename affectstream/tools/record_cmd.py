@@ -84,4 +84,15 @@ async def record(args: argparse.Namespace) -> list:
             LslSource(mods, problems, types=args.types),
             LslMarkerSource(lambda dev, t, text: recorder.add_marker(t, text, dev)),
         ]
-    return await record_until(recorder, sources, stop, args.duration, links)
+
+    async def say_ready() -> None:
+        for link in links:
+            await link.connected.wait()
+        where = f"mqtt {args.broker}" if links else f"lsl types {', '.join(args.types)}"
+        print(f"recording from {where} to {args.out}; Ctrl-C stops", file=sys.stderr, flush=True)
+
+    ready = asyncio.create_task(say_ready())
+    try:
+        return await record_until(recorder, sources, stop, args.duration, links)
+    finally:
+        ready.cancel()

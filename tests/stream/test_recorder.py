@@ -109,7 +109,7 @@ def test_lsl_streams_with_a_marker_stream(excerpt, tmp_path):
     from affectstream.stream.lsl_markers import LslMarkerSource
     from affectstream.stream.lsl_source import LslSource
 
-    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 60)
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 24)  # inlets hold 30 s
     device = f"rec-{uuid.uuid4().hex[:6]}"
     recorder = SessionRecorder(tmp_path, flush_s=1.0)
     ids = [f"{device}/{m}" for m in MODS]
@@ -131,8 +131,8 @@ def test_lsl_streams_with_a_marker_stream(excerpt, tmp_path):
             await asyncio.sleep(0.05)
         from affectstream.stream.clock import unix_to_lsl
 
-        marker_outlet.push_sample(["stress:start"], unix_to_lsl(rec.start_time + 10))
-        marker_outlet.push_sample(["stress:end"], unix_to_lsl(rec.start_time + 40))
+        marker_outlet.push_sample(["stress:start"], unix_to_lsl(rec.start_time + 4))
+        marker_outlet.push_sample(["stress:end"], unix_to_lsl(rec.start_time + 16))
         n = await pushing
         deadline = time.monotonic() + 20
         while recorder.counters["chunks"] < n and time.monotonic() < deadline:
@@ -151,8 +151,8 @@ def test_lsl_streams_with_a_marker_stream(excerpt, tmp_path):
         np.testing.assert_array_equal(a.data, b.data[i:])
     (iv,) = back.labels
     assert iv.label == "stress"
-    assert iv.start == pytest.approx(rec.start_time + 10, abs=1e-3)
-    assert iv.end == pytest.approx(rec.start_time + 40, abs=1e-3)
+    assert iv.start == pytest.approx(rec.start_time + 4, abs=1e-3)
+    assert iv.end == pytest.approx(rec.start_time + 16, abs=1e-3)
 
 
 def test_record_command_until_sigterm(broker, excerpt, tmp_path):
@@ -181,7 +181,8 @@ def test_record_command_until_sigterm(broker, excerpt, tmp_path):
         text=True,
     )
     try:
-        time.sleep(2.0)
+        line = proc.stderr.readline()  # said once subscribed
+        assert line.startswith("recording from mqtt"), line
         rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 60)
         b = BrokerConfig(host="127.0.0.1", port=broker.port)
         asyncio.run(publish_mqtt(rec, b, "cli-rec", speed=0, modalities=MODS))
