@@ -181,38 +181,44 @@ def read_xdf_streams(path: str | Path) -> list[XdfStream]:
         )
     except Exception as exc:  # pyxdf raises bare Exceptions and struct/XML errors
         raise RecordingFormatError(p, f"pyxdf cannot read it ({exc})") from exc
-    out = []
-    for s in raw:
-        info = s["info"]
-        fmt = _first(info, "channel_format")
-        n_ch = int(_first(info, "channel_count", "1") or 1)
-        ts = np.asarray(s["time_stamps"], dtype=np.float64).reshape(-1)
-        desc = (info.get("desc") or [None])[0]
-        chans, units = _channel_meta(desc, n_ch)
-        if fmt == "string":
-            series = np.array(
-                [[str(v) for v in row] for row in s["time_series"]], dtype=object
-            ).reshape(ts.size, n_ch)
-        else:
-            series = np.asarray(s["time_series"], dtype=np.float64).reshape(ts.size, n_ch)
-        segs = tuple((int(a), int(b)) for a, b in info.get("segments") or [])
-        out.append(
-            XdfStream(
-                stream_id=int(info["stream_id"]),
-                name=_first(info, "name"),
-                type=_first(info, "type"),
-                source_id=_first(info, "source_id"),
-                channel_format=fmt,
-                nominal_srate=float(_first(info, "nominal_srate", "0") or 0),
-                channels=chans,
-                units=units,
-                time_stamps=ts,
-                time_series=series,
-                desc=desc,
-                segments=segs,
-            )
-        )
+    try:
+        out = [_stream(s) for s in raw]
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise RecordingFormatError(
+            p, f"a stream header or its samples cannot be read ({exc})", hint="Re-copy the file"
+        ) from exc
     return sorted(out, key=lambda st: st.stream_id)
+
+
+def _stream(s: Mapping[str, Any]) -> XdfStream:
+    """One pyxdf stream dict as an :class:`XdfStream`."""
+    info = s["info"]
+    fmt = _first(info, "channel_format")
+    n_ch = int(_first(info, "channel_count", "1") or 1)
+    ts = np.asarray(s["time_stamps"], dtype=np.float64).reshape(-1)
+    desc = (info.get("desc") or [None])[0]
+    chans, units = _channel_meta(desc, n_ch)
+    if fmt == "string":
+        series = np.array(
+            [[str(v) for v in row] for row in s["time_series"]], dtype=object
+        ).reshape(ts.size, n_ch)
+    else:
+        series = np.asarray(s["time_series"], dtype=np.float64).reshape(ts.size, n_ch)
+    segs = tuple((int(a), int(b)) for a, b in info.get("segments") or [])
+    return XdfStream(
+        stream_id=int(info["stream_id"]),
+        name=_first(info, "name"),
+        type=_first(info, "type"),
+        source_id=_first(info, "source_id"),
+        channel_format=fmt,
+        nominal_srate=float(_first(info, "nominal_srate", "0") or 0),
+        channels=chans,
+        units=units,
+        time_stamps=ts,
+        time_series=series,
+        desc=desc,
+        segments=segs,
+    )
 
 
 def stream_modalities(st: XdfStream) -> dict[str, list[int]]:
