@@ -133,10 +133,11 @@ def test_lsl_streams_with_a_marker_stream(excerpt, tmp_path):
 
         marker_outlet.push_sample(["stress:start"], unix_to_lsl(rec.start_time + 4))
         marker_outlet.push_sample(["stress:end"], unix_to_lsl(rec.start_time + 16))
-        n = await pushing
-        deadline = time.monotonic() + 20
-        while recorder.counters["chunks"] < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await pushing  # it lingers 2 s for the inlets to drain
+        want = sum(s.n_samples for s in rec.signals.values())
+        deadline = time.monotonic() + 10
+        while recorder.counters["samples"] < want and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # LSL re-chunks: count samples, not chunks
         stop.set()
         return await asyncio.wait_for(task, 20)
 
