@@ -1,8 +1,9 @@
 """Readers for Empatica E4 exports: one subject's folder of CSVs, or a dataset of such folders.
 
 E4 CSV format: line 1 is the start time (Unix seconds, UTC), line 2 the sampling rate in Hz
-(repeated once per column for ACC), the samples follow one per line. ``IBI.csv`` is event-based and
-is not read as a signal.
+(repeated once per column for ACC), the samples follow one per line. ``IBI.csv`` is event-based:
+line 1 is the start time and ``IBI``, each row the time of a beat (seconds since the start) and
+the interval that ended there (seconds); it becomes the irregular ``ibi`` signal.
 """
 
 from __future__ import annotations
@@ -136,6 +137,40 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
     return float(start[0]), float(rate[0]), data
 
 
+#: Nominal rate given to the irregular ``ibi`` signal (Hz): about one beat a second.
+IBI_NOMINAL_FS = 1.0
+
+
+def read_e4_ibi(path: str | Path) -> Signal | None:
+    """Read an E4 ``IBI.csv`` as the irregular ``ibi`` signal (seconds per beat, per-beat
+    timestamps); None when it holds no beats."""
+    rows = drop_blank_tail(read_rows(path))
+    if not rows or len(rows[0]) < 1:
+        raise RecordingFormatError(path, "an E4 IBI.csv needs a start-time line", row=1)
+    start = to_float_column(path, rows[0][:1], column="start time", first_line=1)[0]
+    if not np.isfinite(start):
+        raise RecordingFormatError(
+            path, "start time is missing", row=1, hint="Line 1 must hold the Unix start time"
+        )
+    body = rows[1:]
+    if not body:
+        return None
+    check_rectangular(path, body, 2, 2)
+    t = to_float_column(path, [r[0] for r in body], column="time", first_line=2)
+    iv = to_float_column(path, [r[1] for r in body], column="IBI", first_line=2)
+    bad = np.flatnonzero(~np.isfinite(t) | (np.diff(t, prepend=-np.inf) <= 0))
+    if bad.size:
+        raise RecordingFormatError(
+            path,
+            f"beat time {body[bad[0]][0]!r} is missing or not after the one before",
+            row=int(bad[0]) + 2,
+            hint="Beat times must increase; fix or remove the row",
+        )
+    return Signal(
+        iv, IBI_NOMINAL_FS, float(start + t[0]), ("ibi",), start + t, MODALITY_UNITS["ibi"]
+    )
+
+
 def read_e4_folder(
     path: str | Path,
     *,
@@ -143,7 +178,7 @@ def read_e4_folder(
     labels: list[LabelInterval] | None = None,
     max_nan_s: float = 1.0,
 ) -> Recording:
-    """Read one E4 session folder (BVP, EDA, TEMP and, when present, HR and ACC).
+    """Read one E4 session folder (BVP, EDA, TEMP and, when present, HR, ACC and IBI).
 
     The subject id defaults to the folder name.
     """
@@ -166,6 +201,9 @@ def read_e4_folder(
                 f, f"{data.shape[1]} columns where an E4 {fname} has {len(channels)}"
             )
         signals[modality] = Signal(data, fs, start, channels, None, unit)
+    ibi = read_e4_ibi(folder / "IBI.csv") if (folder / "IBI.csv").is_file() else None
+    if ibi is not None:
+        signals["ibi"] = ibi
     return Recording(
         signals,
         subject=subject or folder.name,

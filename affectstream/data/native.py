@@ -54,6 +54,14 @@ def load_npz(path: str | Path) -> Recording:
     """Read a recording written by :func:`save_npz`."""
     try:
         with np.load(path, allow_pickle=False) as z:
+            if "header" not in z.files:
+                raise RecordingFormatError(
+                    path,
+                    f"a NumPy .npz without the affectstream header (it holds the arrays "
+                    f"{', '.join(z.files[:6]) or 'none'})",
+                    hint="Write recordings with affectstream.data.save_npz(recording, path), or "
+                    "save the signals as a CSV with a time column",
+                )
             header = json.loads(bytes(z["header"]).decode())
             if header.get("format") != FORMAT:
                 raise RecordingFormatError(path, "not an affectstream recording (.npz)")

@@ -28,6 +28,12 @@ MODALITY_ALIASES: dict[str, str] = {
     "ppg": "bvp",
     "resp": "resp",
     "acc": "acc",
+    "hr": "hr",
+    "heartrate": "hr",
+    "pulse rate": "hr",
+    "ibi": "ibi",
+    "rri": "ibi",
+    "nni": "ibi",
 }
 
 #: Physical unit of each canonical modality.
@@ -38,6 +44,8 @@ MODALITY_UNITS: dict[str, str] = {
     "bvp": "a.u.",
     "resp": "a.u.",
     "acc": "1/64 g",
+    "hr": "bpm",
+    "ibi": "s",
 }
 
 

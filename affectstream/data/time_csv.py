@@ -27,6 +27,27 @@ from affectstream.data.table import (
 #: Timestamps whose intervals all lie within this fraction of the median are treated as regular.
 REGULAR_TOLERANCE = 0.01
 
+#: A signal column with values in fewer than this fraction of the rows is a slower signal in a
+#: faster table (a 1 Hz heart rate beside 4 Hz EDA, beat intervals at the beats): its rows
+#: with values are its samples, at their own rate.
+SPARSE_FRACTION = 0.5
+
+
+def _sparse_signal(mod: str, data: np.ndarray, t: np.ndarray, channels: list[str]) -> Signal:
+    """The rows of a sparse column group as a signal at its own rate (regular within 1 %, else
+    with per-sample timestamps)."""
+    dt = np.diff(t)
+    period = float(np.median(dt))
+    regular = bool(np.all(np.abs(dt - period) <= REGULAR_TOLERANCE * period))
+    return Signal(
+        data,
+        1.0 / period,
+        float(t[0]),
+        tuple(channels),
+        None if regular else t,
+        MODALITY_UNITS.get(mod, ""),
+    )
+
 
 def has_time_column(header: list[str]) -> bool:
     """True when one of the header's columns is a known time column."""
@@ -38,14 +59,17 @@ def read_time_csv(
     *,
     time_column: str | None = None,
     label_column: str | None = None,
+    subject_column: str | None = None,
     subject: str | None = None,
     max_nan_s: float = 1.0,
 ) -> Recording:
     """Read a CSV whose rows are samples with a time column in seconds.
 
     The sampling rate is the inverse of the median interval. Timestamps that are regular within
-    1 % become a start time and a rate; irregular ones are kept per sample. A label column, when
-    present, is merged into label intervals.
+    1 % become a start time and a rate; irregular ones are kept per sample. A signal with values
+    in fewer than half the rows (a 1 Hz ``hr`` beside 4 Hz ``eda``; ``ibi`` on the beats' rows)
+    takes those rows as its samples at their own rate. A label column, when present, is merged
+    into label intervals; a subject column gives the subject (else ``subject``, else none).
     """
     rows = drop_blank_tail(read_rows(path))
     if len(rows) < 3:
@@ -65,7 +89,9 @@ def read_time_csv(
     il = find_column(header, LABEL_COLUMNS, label_column)
     if il == -1:
         raise RecordingFormatError(path, f"no label column {label_column!r} in {header}", row=1)
-    isub = find_column(header, SUBJECT_COLUMNS, None)
+    isub = find_column(header, SUBJECT_COLUMNS, subject_column)
+    if isub == -1:
+        raise RecordingFormatError(path, f"no subject column {subject_column!r} in {header}", row=1)
     skip = {it} | ({il} if il is not None else set()) | ({isub} if isub is not None else set())
     groups = signal_columns(path, header, skip)
     t = to_float_column(path, [r[it] for r in body], column=header[it], first_line=2)
@@ -86,13 +112,19 @@ def read_time_csv(
     regular = bool(np.all(np.abs(dt - period) <= REGULAR_TOLERANCE * period))
     signals = {}
     for mod, js in groups.items():
-        cols = []
-        for j in js:
-            x = to_float_column(path, [r[j] for r in body], column=header[j], first_line=2)
+        cols = [
+            to_float_column(path, [r[j] for r in body], column=header[j], first_line=2) for j in js
+        ]
+        data = np.stack(cols, axis=1)
+        present = np.isfinite(data).all(axis=1)
+        if present.sum() >= 2 and present.mean() < SPARSE_FRACTION:
+            # a slower signal in a faster table (a 1 Hz heart rate beside 4 Hz EDA): its own rate
+            signals[mod] = _sparse_signal(mod, data[present], t[present], [header[j] for j in js])
+            continue
+        for j, x in zip(js, cols, strict=True):
             check_nan_runs(path, x, fs, column=header[j], first_line=2, max_nan_s=max_nan_s)
-            cols.append(x)
         signals[mod] = Signal(
-            np.stack(cols, axis=1),
+            data,
             fs,
             float(t[0]),
             tuple(header[j] for j in js),
@@ -100,7 +132,17 @@ def read_time_csv(
             MODALITY_UNITS.get(mod, ""),
         )
     labels = intervals_from_samples(t, [r[il] for r in body], period) if il is not None else []
-    subj = subject or (body[0][isub] if isub is not None else None)
+    subj = subject
+    if subj is None and isub is not None:
+        ids = list(dict.fromkeys(r[isub] for r in body))
+        if len(ids) > 1:
+            raise RecordingFormatError(
+                path,
+                f"column {header[isub]!r} holds {len(ids)} subjects ({', '.join(ids[:4])}, ...)",
+                hint="A CSV with a time column is one person's session: write one file per "
+                "person into a folder and read the folder",
+            )
+        subj = ids[0] or None
     return Recording(
         signals, subject=subj, session=Path(path).stem, labels=labels, source=str(path)
     )

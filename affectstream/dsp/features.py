@@ -18,6 +18,7 @@ from affectstream.dsp.beats import (
     refine_peaks,
     systolic_peaks,
 )
+from affectstream.dsp.interval_features import interval_feature_names, interval_window_features
 
 #: Feature names per modality, in output order.
 MODALITY_FEATURES: dict[str, tuple[str, ...]] = {
@@ -63,7 +64,7 @@ def feature_names(channel_names: Sequence[str]) -> list[str]:
         names += MODALITY_FEATURES["eda"]
     if "temp" in mods:
         names += MODALITY_FEATURES["temp"]
-    return names
+    return names + interval_feature_names(channel_names)
 
 
 def _first_channel(x: np.ndarray, channel_names: Sequence[str], modality: str) -> np.ndarray | None:
@@ -169,4 +170,5 @@ def window_features(x: np.ndarray, channel_names: Sequence[str], rate: float) ->
         t = temp[::step]
         ok = np.isfinite(t)
         out += [float(t[ok].mean()) if ok.any() else float("nan"), _slope(t, level_rate)]
+    out += interval_window_features(x, channel_names, rate)
     return np.asarray(out, dtype=np.float64)

@@ -13,7 +13,8 @@ Configuration is a plain dict, storable in a model bundle::
         {"name": "bvp", "fs": 64.0, "channels": ["bvp"]},        # filters from the preset
         {"name": "eda", "fs": 4.0},
         {"name": "temp", "fs": 4.0, "filters": [{"kind": "lowpass", "cutoff": 0.2, "order": 2}]},
-     ],
+        {"name": "hr", "fs": 1.0, "max_gap_s": 3.0},             # per-modality gap (seconds;
+     ],                                                           # hr and ibi default to 3 s)
      "derived": [{"name": "heart_rate", "source": "bvp"}]}   # optional: channels computed
                                                                # from the frames, appended last
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from affectstream.dsp.filters import StreamingFilter, design_sos, highest_passband_edge
 from affectstream.dsp.heart_rate import HEART_RATE_SOURCES, StreamingHeartRate
-from affectstream.dsp.presets import preset
+from affectstream.dsp.presets import MAX_GAP_S, preset
 from affectstream.dsp.resample import GridResampler
 
 CONFIG_VERSION = 1
@@ -89,7 +90,9 @@ class _Modality:
         self.fs = float(spec["fs"])
         self.channels = list(spec["channels"])
         self.filter = StreamingFilter(design_sos(spec["filters"], self.fs), len(self.channels))
-        self.resampler = GridResampler(rate, len(self.channels), max_gap_s)
+        self.resampler = GridResampler(
+            rate, len(self.channels), float(spec.get("max_gap_s", max_gap_s))
+        )
         self.start_time: float | None = None
         self.n_seen = 0
         self.hold = np.zeros(len(self.channels))
@@ -312,6 +315,14 @@ class Preprocessor:
             m["channels"] = list(m.get("channels") or [name])
             if "filters" not in m:
                 m["filters"] = preset(m.pop("preset", name))
+            if "max_gap_s" in m or name in MAX_GAP_S:
+                gap = m.get("max_gap_s", MAX_GAP_S.get(name))
+                if not isinstance(gap, int | float) or not gap > 0:
+                    raise ValueError(
+                        f"modality {name!r}: max_gap_s must be a positive number of seconds; "
+                        f"got {gap!r}"
+                    )
+                m["max_gap_s"] = float(gap)
             try:
                 design_sos(m["filters"], m["fs"])
             except (ValueError, KeyError, TypeError) as exc:

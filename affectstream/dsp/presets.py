@@ -5,6 +5,9 @@
 - EDA: 1 Hz low-pass only, so the tonic level (microsiemens) survives.
 - TEMP: 0.5 Hz low-pass only, so the level (degrees C) survives.
 - RESP: 0.05 to 1 Hz band-pass.
+- HR (beats/min, about 1 Hz, from a device's own beat detector) and IBI (beat-to-beat intervals
+  in seconds, one sample per beat, irregular): no filter; they are already slow values, and
+  frames between samples up to :data:`MAX_GAP_S` apart are interpolated.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ PRESETS: dict[str, list[dict[str, object]]] = {
     "eda": [{"kind": "lowpass", "cutoff": 1.0, "order": 2}],
     "temp": [{"kind": "lowpass", "cutoff": 0.5, "order": 2}],
     "resp": [{"kind": "bandpass", "low": 0.05, "high": 1.0, "order": 2}],
+    "hr": [],
+    "ibi": [],
 }
+
+#: Per-modality default of the largest spacing of two samples interpolated across (seconds),
+#: where the Preprocessor's global ``max_gap_s`` (0.5 s) is too short: a 1 Hz heart rate and
+#: beat intervals (one sample per beat, up to 2 s apart at 30 beats/min).
+MAX_GAP_S: dict[str, float] = {"hr": 3.0, "ibi": 3.0}
 
 #: Preprocessor config for an Empatica E4 wrist device (BVP 64 Hz, EDA 4 Hz, TEMP 4 Hz) on a
 #: 32 Hz model grid: the demo's and the default model's.

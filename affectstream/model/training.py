@@ -61,7 +61,19 @@ from affectstream.model.windows import WindowSet, make_windows
 Progress = Callable[[str], None]
 
 #: Model rate chosen for the modalities present (Hz): fast enough for each preset's band.
-DEFAULT_RATES = (("ecg", 100.0), ("bvp", 32.0), ("resp", 8.0), ("eda", 4.0), ("temp", 4.0))
+DEFAULT_RATES = (
+    ("ecg", 100.0),
+    ("bvp", 32.0),
+    ("resp", 8.0),
+    ("eda", 4.0),
+    ("temp", 4.0),
+    ("hr", 4.0),
+    ("ibi", 4.0),
+)
+
+#: A device's own heart rate or beat intervals: used when the recordings share no pulse wave or
+#: ECG (an E4 folder's ``HR.csv`` beside its ``BVP.csv`` is left out; beats come from the BVP).
+INTERVAL_MODALITIES = ("hr", "ibi")
 
 
 #: The held-out predictions of every window, beside the report.
@@ -125,6 +137,8 @@ def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
         label_column=options.get("label_column"),
         subject_column=options.get("subject_column"),
         subjects=options.get("subjects"),
+        subject_pattern=options.get("subject_pattern"),
+        marker_map=options.get("marker_map"),
     )
     recs = assign_subjects(
         recs,
@@ -137,9 +151,12 @@ def load_labelled(data: str | Path, options: dict[str, Any]) -> list[Recording]:
 
 def default_preprocess(recordings: Sequence[Recording]) -> dict[str, Any]:
     """A Preprocessor config for the modalities every recording has, with preset filters and a
-    heart-rate channel derived from the pulse wave (BVP) or a single ECG lead."""
+    heart-rate channel derived from the pulse wave (BVP) or a single ECG lead; a device's own
+    heart rate (``hr``) or beat intervals (``ibi``) only where there is neither."""
     common = set.intersection(*(set(r.signals) for r in recordings))
     mods = [m for m, _ in DEFAULT_RATES if m in common]
+    if set(mods) & set(HEART_RATE_SOURCES):
+        mods = [m for m in mods if m not in INTERVAL_MODALITIES]
     if not mods:
         raise ValueError(
             f"the recordings share no usable modality (they share {sorted(common)}); training "

@@ -9,6 +9,10 @@ Topic: ``affectstream/<device>/raw/<modality>``. Payload, UTF-8 JSON::
      "samples": [0.1, 0.2, ...]}  # one value per sample, or one list per sample when several
                                   # channels; null is a missing sample
 
+An irregular stream (``ibi``: one beat interval in seconds per beat) adds ``"t": [...]``, one
+time per sample (seconds, increasing; ``t0`` is then ``t[0]``), and may send ``"fs": 0``.
+``<modality>`` ``hr`` is a heart rate in beats/min (about 1 Hz), ``ibi`` beat intervals in s.
+
 ``<modality>`` may be an alias (``gsr`` for EDA, ``ppg`` for BVP, ``temperature``/``skt`` for TEMP;
 :data:`affectstream.data.recording.MODALITY_ALIASES`), in any case: the same aliases as LSL
 stream types. A device id is one topic level (no ``/``).
@@ -52,6 +56,7 @@ class RawChunk:
     channels: tuple[str, ...]
     seq: int
     samples: np.ndarray  #: shape (n, n_channels), float64, NaN for missing
+    timestamps: np.ndarray | None = None  #: per-sample times (s), shape (n,), when irregular
 
 
 def raw_topic(device: str, modality: str) -> str:
@@ -77,9 +82,15 @@ def parse_topic(topic: str) -> tuple[str, str]:
 
 
 def encode_chunk(
-    t0: float, fs: float, channels: list[str] | tuple[str, ...], seq: int, samples: np.ndarray
+    t0: float,
+    fs: float,
+    channels: list[str] | tuple[str, ...],
+    seq: int,
+    samples: np.ndarray,
+    timestamps: np.ndarray | None = None,
 ) -> bytes:
-    """The JSON payload for a chunk; NaN samples become null."""
+    """The JSON payload for a chunk; NaN samples become null; ``timestamps`` (seconds, one per
+    sample) for an irregular stream."""
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
@@ -92,10 +103,11 @@ def encode_chunk(
             return v if math.isfinite(v) else None
 
         vals = clean(vals)
-    return json.dumps(
-        {"t0": t0, "fs": fs, "channels": list(channels), "seq": seq, "samples": vals},
-        separators=(",", ":"),
-    ).encode()
+    doc: dict[str, Any] = {"t0": t0, "fs": fs, "channels": list(channels), "seq": seq}
+    if timestamps is not None:
+        doc["t"] = np.asarray(timestamps, dtype=np.float64).tolist()
+    doc["samples"] = vals
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def _number(v: Any, what: str) -> float:
@@ -143,8 +155,10 @@ def decode_chunk(topic: str, payload: bytes | bytearray | str) -> RawChunk:
         raise PayloadError(f"payload lacks {missing}")
     t0 = _number(doc["t0"], "t0")
     fs = _number(doc["fs"], "fs")
-    if fs <= 0:
-        raise PayloadError(f"fs must be a positive rate in Hz; got {fs}")
+    if fs < 0 or (fs == 0 and "t" not in doc):
+        raise PayloadError(
+            f"fs must be a positive rate in Hz (0 only with per-sample times 't'); got {fs}"
+        )
     seq = doc["seq"]
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise PayloadError(f"seq must be a non-negative integer; got {seq!r}"[:200])
@@ -179,4 +193,17 @@ def decode_chunk(topic: str, payload: bytes | bytearray | str) -> RawChunk:
         ) from None
     except (TypeError, ValueError):
         raise PayloadError("samples must be numbers (or null for a missing sample)") from None
-    return RawChunk(device, modality, t0, fs, tuple(chans), seq, arr)
+    ts = None
+    if "t" in doc:
+        t = doc["t"]
+        if (
+            not isinstance(t, list)
+            or len(t) != len(s)
+            or any(isinstance(v, bool) or not isinstance(v, int | float) for v in t)
+        ):
+            raise PayloadError(f"t must be a list of {len(s)} times in seconds, one per sample")
+        ts = np.asarray(t, dtype=np.float64)
+        if not np.isfinite(ts).all() or np.any(np.diff(ts) <= 0):
+            raise PayloadError("t must hold finite times that increase, one per sample")
+        t0 = float(ts[0])
+    return RawChunk(device, modality, t0, fs, tuple(chans), seq, arr, ts)

@@ -21,6 +21,8 @@ class ReplayChunk:
         when a live device would have it.
     start_time
         Time of the first sample on the recording's clock, seconds.
+    timestamps
+        Per-sample times (seconds), shape ``(n,)``, for an irregular signal; else None.
     """
 
     modality: str
@@ -30,6 +32,7 @@ class ReplayChunk:
     channels: tuple[str, ...]
     seq: int
     t_end: float
+    timestamps: np.ndarray | None = None
 
 
 def replay_chunks(
@@ -59,7 +62,8 @@ def replay_chunks(
                 continue
             a = pos[m]
             st = float(s.timestamps[a]) if s.timestamps is not None else s.start_time + a / s.fs
-            yield ReplayChunk(m, s.data[a:end], st, s.fs, s.channels, seq[m], edge - t0)
+            ts = None if s.timestamps is None else s.timestamps[a:end]
+            yield ReplayChunk(m, s.data[a:end], st, s.fs, s.channels, seq[m], edge - t0, ts)
             seq[m] += 1
             pos[m] = end
         step += 1

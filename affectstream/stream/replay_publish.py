@@ -18,7 +18,15 @@ from affectstream.stream.replay import replay_chunks
 log = logging.getLogger("affectstream.replay")
 
 #: LSL stream type per modality.
-LSL_TYPE = {"ecg": "ECG", "eda": "EDA", "temp": "TEMP", "bvp": "BVP", "resp": "RESP"}
+LSL_TYPE = {
+    "ecg": "ECG",
+    "eda": "EDA",
+    "temp": "TEMP",
+    "bvp": "BVP",
+    "resp": "RESP",
+    "hr": "HR",
+    "ibi": "IBI",
+}
 
 
 async def _pace(t_end: float, speed: float, wall0: float) -> None:
@@ -53,7 +61,14 @@ async def publish_mqtt(
                 while sent < len(chunks):
                     ch = chunks[sent]
                     await _pace(ch.t_end, speed, wall0)
-                    payload = encode_chunk(ch.start_time, ch.fs, ch.channels, ch.seq, ch.samples)
+                    payload = encode_chunk(
+                        ch.start_time,
+                        ch.fs if ch.timestamps is None else 0.0,
+                        ch.channels,
+                        ch.seq,
+                        ch.samples,
+                        ch.timestamps,
+                    )
                     await client.publish(raw_topic(device, ch.modality), payload, qos=1)
                     sent += 1
         except aiomqtt.MqttError as exc:
@@ -71,7 +86,8 @@ async def publish_mqtt(
 
 
 def make_lsl_outlets(rec: Recording, device: str, modalities: Sequence[str]) -> dict[str, object]:
-    """One outlet per modality, typed (BVP, EDA, ...), source_id ``<device>/<modality>``."""
+    """One outlet per modality, typed (BVP, EDA, ...), source_id ``<device>/<modality>``; a
+    signal with per-sample times (``ibi``) is an irregular-rate stream."""
     import pylsl
 
     outlets = {}
@@ -81,7 +97,7 @@ def make_lsl_outlets(rec: Recording, device: str, modalities: Sequence[str]) -> 
             f"{device}-{m}",
             LSL_TYPE.get(m, m.upper()),
             s.n_channels,
-            s.fs,
+            s.fs if s.timestamps is None else pylsl.IRREGULAR_RATE,
             pylsl.cf_double64,
             f"{device}/{m}",
         )
@@ -123,7 +139,10 @@ async def publish_lsl(
     wall0 = time.perf_counter()
     for ch in replay_chunks(rec, mods, chunk_s):
         await _pace(ch.t_end, speed, wall0)
-        ts = (unix_to_lsl(ch.start_time) + np.arange(len(ch.samples)) / ch.fs).tolist()
+        if ch.timestamps is not None:
+            ts = (unix_to_lsl(ch.start_time) + (ch.timestamps - ch.timestamps[0])).tolist()
+        else:
+            ts = (unix_to_lsl(ch.start_time) + np.arange(len(ch.samples)) / ch.fs).tolist()
         outlets[ch.modality].push_chunk(ch.samples.tolist(), ts)
         n += 1
         if speed == 0 and n % 16 == 0:

@@ -17,6 +17,7 @@ from affectstream.tools import (
     evaluate_cmd,
     export_cmd,
     inspect_cmd,
+    record_cmd,
     replay_cmd,
     run_cmd,
     simulate_cmd,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.register(sub)
     replay_cmd.register(sub)
     dashboard_cmd.register(sub)
+    record_cmd.register(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from affectstream.data import detect_format
 from affectstream.tools.recording_args import add_recording_args, load_from_args
@@ -21,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "info",
         help="list subjects, durations, modalities and seconds per label",
         description="Detect the format of PATH (E4 folder or dataset, long CSV, time CSV, WFDB, "
-        "npz) and list every recording with its duration, modalities and seconds per label.",
+        "npz, XDF, EDF/BDF, or a folder of one kind of them) and list every recording (each "
+        "file of a folder) with its duration, modalities and seconds per label.",
     )
     info.add_argument("path", metavar="PATH")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -62,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     for r in recs:
         mods = ", ".join(f"{k} {s.fs:g}Hz" for k, s in r.signals.items())
         secs = r.label_seconds()
+        name = r.name if fmt != "folder" else f"{Path(r.source).name} ({r.subject})"
         print(
-            f"{r.name[:16]:<16}{r.duration:>9.0f}s  {mods[:36]:<36}"
+            f"{name[:16]:<16}{r.duration:>9.0f}s  {mods[:36]:<36}"
             + "".join(f"{secs.get(n, 0):>12.0f}s" for n in names)
         )
     total = "".join(f"{labels[n]:>12.0f}s" for n in names)

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Publish the recording at PATH as a live device: MQTT messages on "
         "affectstream/<device>/raw/<modality>, or one LSL outlet per modality (type BVP, EDA, "
         "...; source_id <device>/<modality>), at real time, N times faster, or as fast as "
-        "possible (--speed 0).",
+        "possible (--speed 0). An XDF file to LSL re-creates the streams it recorded (names, "
+        "types, channel formats and metadata, markers, relative timing).",
     )
     p.add_argument("path", metavar="PATH")
     p.add_argument("--to", choices=["lsl", "mqtt"], required=True)
@@ -48,7 +49,13 @@ def after(rec: Recording, t0: float) -> Recording:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Publish every recording at PATH, one after another."""
+    """Publish every recording at PATH, one after another (an XDF file to LSL: its streams)."""
+    if args.to == "lsl" and args.path.lower().endswith((".xdf", ".xdfz")):
+        from affectstream.stream.xdf_replay import publish_xdf_lsl
+
+        n = asyncio.run(publish_xdf_lsl(args.path, args.speed))
+        print(f"replayed {args.path}: {n} chunks of its own streams to lsl", file=sys.stderr)
+        return 0
     from affectstream.stream.replay_publish import publish_lsl, publish_mqtt
 
     host, _, port = args.broker.rpartition(":")
@@ -63,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             # as one session, or the monitor would drop the later ones as out of order
             rec = after(rec, ends[device])
         ends[device] = rec.end_time
-        mods = args.modalities or [m for m in rec.signals if m != "hr"]
+        # a device's own HR/IBI beside a pulse wave or ECG is left out (models read the wave)
+        wave = {"bvp", "ecg"} & set(rec.signals)
+        mods = args.modalities or [m for m in rec.signals if not (wave and m in ("hr", "ibi"))]
         if args.to == "mqtt":
             n = asyncio.run(publish_mqtt(rec, broker, device, args.speed, mods))
         else:

@@ -86,8 +86,14 @@ def build_config(args: argparse.Namespace):
         "exclude_subjects",
         "records_per_subject",
         "groups_file",
+        "subject_pattern",
+        "marker_map",
     ):
         val = getattr(args, key)
+        if key == "marker_map" and val is not None:
+            from affectstream.data.markers import parse_marker_map
+
+            val = parse_marker_map(val)
         if val is not None:
             data[key] = val
     base["data"] = data

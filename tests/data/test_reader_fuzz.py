@@ -70,3 +70,64 @@ def test_wfdb_reader(tmp_path, header, signal_bytes):
     except RecordingFormatError:
         return
     assert all(s.fs > 0 for r in recs for s in r.signals.values())
+
+
+def _mutated(blob: bytes, edits: list[tuple[int, int]], cut: int) -> bytes:
+    b = bytearray(blob)
+    for pos, val in edits:
+        b[pos % len(b)] = val
+    return bytes(b[: max(1, len(b) - cut)])
+
+
+edits = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6)
+
+
+@FUZZ
+@given(edits, st.integers(0, 400))
+def test_xdf_reader_on_damaged_example_file(tmp_path, changes, cut):
+    """The XDF project's minimal file with bytes changed and its end cut off."""
+    from tests.conftest import shared_path
+
+    src = shared_path("xdf_examples", "minimal.xdf")
+    if not src.is_file():
+        return
+    from affectstream.data.xdf import read_xdf_streams
+
+    f = tmp_path / "m.xdf"
+    f.write_bytes(_mutated(src.read_bytes(), changes, cut))
+    try:
+        streams = read_xdf_streams(f)
+    except RecordingFormatError:
+        return
+    assert all(s.time_series.shape[0] == s.n_samples for s in streams)
+
+
+@FUZZ
+@given(edits, st.integers(0, 400))
+def test_edf_reader_on_damaged_file(tmp_path, changes, cut):
+    """A small EDF+ file (written by pyedflib) with bytes changed and its end cut off."""
+    import pyedflib
+
+    f = tmp_path / "e.edf"
+    w = pyedflib.EdfWriter(str(f), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
+    w.setSignalHeaders(
+        [
+            {
+                "label": "GSR",
+                "dimension": "uS",
+                "sample_frequency": 4,
+                "physical_min": 0,
+                "physical_max": 10,
+                "digital_min": -32768,
+                "digital_max": 32767,
+            }
+        ]
+    )
+    w.writeSamples([np.linspace(1, 2, 40)])
+    w.writeAnnotation(1.0, 2.0, "rest")
+    w.close()
+    f.write_bytes(_mutated(f.read_bytes(), changes, cut))
+    try:
+        load_recordings(f)
+    except RecordingFormatError:
+        pass
