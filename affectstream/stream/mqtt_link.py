@@ -73,6 +73,26 @@ async def mqtt_session(client: Any) -> AsyncIterator[Any]:
             lost.exception()  # mark it retrieved
 
 
+async def all_messages(client: Any) -> AsyncIterator[Any]:
+    """``client.messages``, and at a lost connection also those still queued, then the
+    :class:`aiomqtt.MqttError`.
+
+    aiomqtt (2.5) ends the iteration at a lost connection even when messages it has received,
+    and acknowledged to the broker (QoS 1), are still in its queue; the broker will not send
+    them again, so they would be lost.
+    """
+    import aiomqtt
+
+    try:
+        async for msg in client.messages:
+            yield msg
+    except aiomqtt.MqttError:
+        queue = getattr(client, "_queue", None)
+        while queue is not None and not queue.empty():
+            yield queue.get_nowait()
+        raise
+
+
 class MqttLink:
     """Keeps a connection up; calls ``on_message(topic, payload)`` for every raw message
     (awaited when it returns an awaitable).
@@ -179,21 +199,9 @@ class MqttLink:
                 await res
 
     async def _dispatch(self, client: Any, stop: asyncio.Event) -> None:
-        import aiomqtt
-
         async def consume() -> None:
-            try:
-                async for msg in client.messages:
-                    await self._handle(msg)
-            except aiomqtt.MqttError:
-                # aiomqtt (2.5) ends the iteration at a lost connection even when messages it
-                # has received, and acknowledged to the broker, are still queued: hand them on
-                # (the broker will not send them again), then report the loss
-                queue = getattr(client, "_queue", None)
-                while queue is not None and not queue.empty():
-                    self.counters["received_after_disconnect"] += 1
-                    await self._handle(queue.get_nowait())
-                raise
+            async for msg in all_messages(client):
+                await self._handle(msg)
 
         consumer = asyncio.create_task(consume())
         stopper = asyncio.create_task(stop.wait())

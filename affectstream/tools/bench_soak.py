@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.data.demo_recording import load_excerpt
-from affectstream.stream.mqtt_link import mqtt_session
+from affectstream.stream.mqtt_link import all_messages, mqtt_session
 from affectstream.stream.payload import encode_chunk, raw_topic
 from affectstream.tools.local_broker import LocalMosquitto
 
@@ -56,7 +56,7 @@ class SoakPlan:
     chunk_s: float = 15.0  #: seconds of samples per message
     churn_every_min: float = 10.0
     churn_share: float = 0.1
-    away_min: float = 10.0
+    away_min: float = 20.0
     broker_every_min: float = 15.0
     model: str = "default"
 
@@ -168,7 +168,7 @@ async def _subscriber(
                 aiomqtt.Client("127.0.0.1", port, identifier="soak-subscriber", clean_session=False)
             ) as c:
                 await c.subscribe("affectstream/+/emotion", qos=1)
-                async for msg in c.messages:
+                async for msg in all_messages(c):
                     doc = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
                     key = (doc["device"], float(doc["t"]))
                     got[key] = got.get(key, 0) + 1
@@ -204,7 +204,7 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
     cfg.write_text(
         f'model = "{plan.model}"\nlog_interval_s = 3600\ncalibrating_every_s = 0\n'
         f"max_devices = {4 * plan.devices}\n"
-        f"idle_timeout_s = {max(5.0, 10 * plan.chunk_s / plan.speed):g}\n"
+        f"idle_timeout_s = {max(20.0, 40 * plan.chunk_s / plan.speed):g}\nresume_within_s = 3600\n"
         f'state_dir = "{workdir / "states"}"\nstate_save_s = 5\n'
         f'spool_dir = "{workdir / "spool"}"\n'
         f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "soak-daemon"\n'
