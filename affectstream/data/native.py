@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def _compact(data: np.ndarray) -> np.ndarray:
     return d32 if np.array_equal(d32.astype(np.float64), data, equal_nan=True) else data
 
 
-def save_npz(rec: Recording, path: str | Path) -> None:
+def save_npz(rec: Recording, path: str | Path | BinaryIO) -> None:
     """Write a recording to ``path`` as a compressed ``.npz`` with a JSON header."""
     header = {
         "format": FORMAT,

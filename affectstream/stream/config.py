@@ -155,7 +155,7 @@ def _typed(section: str, key: str, value: Any, kind: type | tuple[type, ...]) ->
 def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonConfig:
     """Validate a parsed TOML document into a :class:`DaemonConfig`."""
     doc = dict(doc)
-    top = {
+    top: dict[str, type | tuple[type, ...]] = {
         "model": str,
         "hop_s": (int, float),
         "log_interval_s": (int, float),
@@ -198,7 +198,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
         for k, v in b.items():
             if k not in fields_:
                 raise ConfigError(f"broker.{k}: unknown key; known: {', '.join(fields_)}")
-            want = {"int": int, "str": str, "bool": bool}[fields_[k].type]
+            want = {"int": int, "str": str, "bool": bool}[str(fields_[k].type)]
             setattr(cfg.broker, k, _typed("broker.", k, v, want))
         if cfg.broker.persistent_session and not cfg.broker.client_id:
             raise ConfigError(

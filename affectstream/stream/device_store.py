@@ -175,7 +175,7 @@ class DeviceStore:
         """Log and count a loaded state that could not be applied (``why``)."""
         self._ignore(self.path(device), why)
 
-    def _ignore(self, p: Path, why: str) -> None:
+    def _ignore(self, p: Path, why: str) -> SavedState | None:
         self.ignored += 1
         log.warning("device state %s %s; ignored: the device starts a fresh session", p, why)
         return None

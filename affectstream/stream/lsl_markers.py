@@ -49,10 +49,10 @@ class LslMarkerSource:
         self._inlets: dict[str, tuple[Any, str | None, float]] = {}
 
     def _device(self, info: Any) -> str | None:
-        dev = info.desc().child_value("device")
+        dev = str(info.desc().child_value("device") or "")
         if dev:
             return dev
-        sid = info.source_id()
+        sid = str(info.source_id() or "")
         return sid.rsplit("/", 1)[0] if sid and "/" in sid else None
 
     def _open_new(self, pylsl: Any, resolver: Any) -> None:

@@ -70,13 +70,13 @@ def modality_of(stream_type: str, labels: Sequence[str] = ()) -> str | None:
 
 def device_of(info: Any) -> str:
     """The device id a stream belongs to."""
-    dev = info.desc().child_value("device")
+    dev = str(info.desc().child_value("device") or "")
     if dev:
         return dev
-    sid = info.source_id()
-    if sid and "/" in sid:
+    sid = str(info.source_id() or "")
+    if "/" in sid:
         return sid.rsplit("/", 1)[0]
-    return sid or info.hostname()
+    return sid or str(info.hostname())
 
 
 def sample_dtype(channel_format: int) -> type | None:
@@ -332,6 +332,8 @@ class LslSource:
         shift = inl.correction + lsl_unix_offset()
         t0 = float(ts[0]) + shift
         inl.lag_s = pylsl.local_clock() - float(ts[-1]) - inl.correction
+        if inl.modality is None:
+            return False  # not matched to a modality (never pulled)
         ev = ChunkEvent(
             inl.device,
             inl.modality,

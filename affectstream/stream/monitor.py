@@ -278,12 +278,13 @@ class Monitor:
 
     def _warmup(self, st: DeviceState, received: float | None) -> None:
         """Queue a ``calibrating`` record for a device still warming up (rate-limited)."""
-        warm = None if self.warmup_every_s is None else st.session.warmup()
-        if warm is None:
+        every = self.warmup_every_s
+        warm = None if every is None else st.session.warmup()
+        if warm is None or every is None:
             return
         t, left_s = warm
         last = self._warm_last.get(st.device)
-        if last is not None and t - last < self.warmup_every_s:
+        if last is not None and t - last < every:
             return
         self._warm_last[st.device] = t
         w = PendingWindow(

@@ -174,10 +174,8 @@ class SessionRecorder:
         st = dev.streams.get(mod)
         if st is None:
             n_ch = np.asarray(ev.samples).reshape(len(ev.samples), -1).shape[1]
-            chans = tuple(ev.channels) if getattr(ev, "channels", None) else None
             st = dev.streams[mod] = _StreamLog(
-                float(ev.fs or 0.0),
-                chans or ((mod,) if n_ch == 1 else tuple(map(str, range(n_ch)))),
+                float(ev.fs or 0.0), (mod,) if n_ch == 1 else tuple(map(str, range(n_ch)))
             )
         n = st.add(ev)
         if n:

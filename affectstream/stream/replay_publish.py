@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ async def publish_mqtt(
     return sent
 
 
-def make_lsl_outlets(rec: Recording, device: str, modalities: Sequence[str]) -> dict[str, object]:
+def make_lsl_outlets(rec: Recording, device: str, modalities: Sequence[str]) -> dict[str, Any]:
     """One outlet per modality, typed (BVP, EDA, ...), source_id ``<device>/<modality>``; a
     signal with per-sample times (``ibi``) is an irregular-rate stream."""
     import pylsl

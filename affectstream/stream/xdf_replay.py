@@ -72,8 +72,8 @@ def _values(st: XdfStream, a: int, b: int) -> list[list[Any]]:
         return [[str(v) for v in row] for row in st.time_series[a:b]]
     x = st.time_series[a:b]
     if st.channel_format.startswith("int"):
-        return np.rint(x).astype(np.int64).tolist()
-    return x.tolist()
+        return list(np.rint(x).astype(np.int64).tolist())
+    return list(x.tolist())
 
 
 async def publish_xdf_lsl(
@@ -105,7 +105,9 @@ async def publish_xdf_lsl(
     for i, st in enumerate(streams):
         rel = st.time_stamps - t_first
         edges = np.searchsorted(rel, np.arange(0.0, rel[-1] + CHUNK_S, CHUNK_S)[1:], side="left")
-        bounds = np.unique(np.r_[0, edges, st.n_samples]) if st.n_samples else []
+        bounds: Sequence[int] = (
+            np.unique(np.r_[0, edges, st.n_samples]).tolist() if st.n_samples else []
+        )
         for a, b in zip(bounds[:-1], bounds[1:], strict=False):
             if b > a:
                 chunks.append((float(rel[b - 1]), i, int(a), int(b)))
