@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from affectstream._lazy import lazy_exports
-
-__version__ = "0.1.0"
+from affectstream._version import __version__
 
 #: Public name -> the module that defines it.
 _EXPORTS = {

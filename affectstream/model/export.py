@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream import __version__
+from affectstream._version import __version__
 from affectstream.dsp.calibration import DEFAULT_BASELINE_S, centre_outputs, check_rule
 from affectstream.dsp.features import FEATURES_VERSION
 from affectstream.model.bundle import read_bundle, sha256, write_bundle

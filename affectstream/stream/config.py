@@ -22,7 +22,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from affectstream.data.recording import canonical_modality
 from affectstream.stream.lsl_source import GENERIC_TYPES
@@ -36,6 +36,74 @@ LSL_TYPES = ("ECG", "EDA", "GSR", "TEMP", "BVP", "PPG", "bio")
 
 class ConfigError(ValueError):
     """A configuration the daemon cannot run with; the message names the key."""
+
+
+@dataclass(frozen=True)
+class MqttSourceConfig:
+    """``[[source]] kind = "mqtt"``: raw samples on a topic filter."""
+
+    topic: str = "affectstream/+/raw/+"
+    kind: ClassVar[str] = "mqtt"
+
+
+@dataclass(frozen=True)
+class LslSourceConfig:
+    """``[[source]] kind = "lsl"``: LSL streams resolved by type (and optionally name or
+    source id)."""
+
+    types: list[str] = field(default_factory=lambda: list(LSL_TYPES))
+    names: list[str] | None = None
+    source_ids: list[str] | None = None
+    max_buflen_s: int = 30  #: whole seconds (liblsl's buffer unit)
+    kind: ClassVar[str] = "lsl"
+
+
+@dataclass(frozen=True)
+class ReplaySourceConfig:
+    """``[[source]] kind = "replay"``: a recording replayed as one device."""
+
+    path: str
+    speed: float = 1.0  #: multiple of real time; 0: as fast as possible
+    device: str | None = None
+    kind: ClassVar[str] = "replay"
+
+
+@dataclass(frozen=True)
+class MqttSinkConfig:
+    """``[[sink]] kind = "mqtt"``: records to ``affectstream/<device>/emotion``."""
+
+    qos: int = 1
+    kind: ClassVar[str] = "mqtt"
+
+
+@dataclass(frozen=True)
+class JsonlSinkConfig:
+    """``[[sink]] kind = "jsonl"``: one JSON record per line to a file (``-``: stdout)."""
+
+    path: str = "-"
+    kind: ClassVar[str] = "jsonl"
+
+
+@dataclass(frozen=True)
+class LslSinkConfig:
+    """``[[sink]] kind = "lsl"``: an ``Emotion`` probability stream and a marker stream."""
+
+    name: str = "affectstream"
+    kind: ClassVar[str] = "lsl"
+
+
+SourceConfig = MqttSourceConfig | LslSourceConfig | ReplaySourceConfig
+SinkConfig = MqttSinkConfig | JsonlSinkConfig | LslSinkConfig
+_SOURCES: dict[str, type[SourceConfig]] = {
+    "mqtt": MqttSourceConfig,
+    "lsl": LslSourceConfig,
+    "replay": ReplaySourceConfig,
+}
+_SINKS: dict[str, type[SinkConfig]] = {
+    "mqtt": MqttSinkConfig,
+    "jsonl": JsonlSinkConfig,
+    "lsl": LslSinkConfig,
+}
 
 
 @dataclass
@@ -128,13 +196,13 @@ class DaemonConfig:
         return os.path.join(base, "affectstream", "spool", f"{self.broker.host}_{self.broker.port}")
 
     broker: BrokerConfig = field(default_factory=BrokerConfig)
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    sinks: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[SourceConfig] = field(default_factory=list)
+    sinks: list[SinkConfig] = field(default_factory=list)
 
     @property
     def needs_broker(self) -> bool:
         """True when a source or sink speaks MQTT."""
-        return any(s["kind"] == "mqtt" for s in self.sources + self.sinks)
+        return any(s.kind == "mqtt" for s in [*self.sources, *self.sinks])
 
 
 def _typed(section: str, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
@@ -207,19 +275,21 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
             )
         if not 0 < cfg.broker.port < 65536:
             raise ConfigError(f"broker.port: {cfg.broker.port} is not a TCP port")
-    for section, kinds, target in (
-        ("source", SOURCE_KINDS, cfg.sources),
-        ("sink", SINK_KINDS, cfg.sinks),
-    ):
+    for section, kinds in (("source", SOURCE_KINDS), ("sink", SINK_KINDS)):
         items = doc.pop(section, [])
         if not isinstance(items, list):
             raise ConfigError(f"{section}: write it as [[{section}]] tables")
         for i, item in enumerate(items):
             where = f"{section}[{i}]"
-            kind = item.get("kind")
+            kind = item.get("kind") if isinstance(item, dict) else None
             if kind not in kinds:
                 raise ConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(kinds)}")
-            target.append(_check_item(where, dict(item), base_dir))
+            checked = _check_item(where, dict(item), base_dir)
+            checked.pop("kind")
+            if section == "source":
+                cfg.sources.append(_SOURCES[kind](**checked))
+            else:
+                cfg.sinks.append(_SINKS[kind](**checked))
     if doc:
         raise ConfigError(
             f"{', '.join(sorted(doc))}: unknown key(s); known: model, hop_s, "
@@ -230,7 +300,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
     if not cfg.sources:
         raise ConfigError("source: the daemon needs at least one [[source]]")
     if not cfg.sinks:
-        cfg.sinks.append({"kind": "jsonl", "path": "-"})
+        cfg.sinks.append(JsonlSinkConfig())
     return cfg
 
 
@@ -243,6 +313,12 @@ def _check_item(where: str, item: dict[str, Any], base_dir: Path | None) -> dict
             item.setdefault("topic", "affectstream/+/raw/+")
         elif kind == "lsl":
             allowed |= {"types", "names", "source_ids", "max_buflen_s"}
+            buflen = item.get("max_buflen_s", 30)
+            if isinstance(buflen, bool) or not isinstance(buflen, int) or buflen < 1:
+                raise ConfigError(
+                    f"{where}.max_buflen_s: whole seconds of samples an inlet buffers, >= 1; "
+                    f"got {buflen!r}"
+                )
             types = item.setdefault("types", list(LSL_TYPES))
             if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
                 raise ConfigError(f"{where}.types: a list of LSL stream types; got {types!r}")

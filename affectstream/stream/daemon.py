@@ -17,7 +17,15 @@ from collections import Counter
 from typing import Any
 
 from affectstream.model.predictor import Predictor
-from affectstream.stream.config import DaemonConfig
+from affectstream.stream.config import (
+    DaemonConfig,
+    JsonlSinkConfig,
+    LslSinkConfig,
+    LslSourceConfig,
+    MqttSinkConfig,
+    MqttSourceConfig,
+    ReplaySourceConfig,
+)
 from affectstream.stream.device_store import DeviceStore
 from affectstream.stream.events import ChunkEvent
 from affectstream.stream.lsl_source import LslSource
@@ -224,34 +232,34 @@ class Daemon:
     def _make_sources(self) -> None:
         cfg = self.config
         mods = self.monitor.modalities
-        topics = [s["topic"] for s in cfg.sources if s["kind"] == "mqtt"]
+        topics = [s.topic for s in cfg.sources if isinstance(s, MqttSourceConfig)]
         if topics:
             self.sources.append(MqttSource(topics, self.problems))
         for s in cfg.sources:
-            if s["kind"] == "lsl":
+            if isinstance(s, LslSourceConfig):
                 self.sources.append(
                     LslSource(
                         mods,
                         self.problems,
-                        types=s["types"],
-                        max_buflen_s=s.get("max_buflen_s", 30),
-                        names=s.get("names"),
-                        source_ids=s.get("source_ids"),
+                        types=s.types,
+                        max_buflen_s=s.max_buflen_s,
+                        names=s.names,
+                        source_ids=s.source_ids,
                     )
                 )
-            elif s["kind"] == "replay":
-                self.sources.append(ReplaySource(s["path"], mods, s["speed"], s.get("device")))
+            elif isinstance(s, ReplaySourceConfig):
+                self.sources.append(ReplaySource(s.path, mods, s.speed, s.device))
 
     def _make_sinks(self) -> None:
         for s in self.config.sinks:
-            if s["kind"] == "jsonl":
-                self.sinks.append(JsonLinesSink(s["path"]))
-            elif s["kind"] == "mqtt":
+            if isinstance(s, JsonlSinkConfig):
+                self.sinks.append(JsonLinesSink(s.path))
+            elif isinstance(s, MqttSinkConfig):
                 if self.mqtt is None:
                     raise RuntimeError("an MQTT sink needs the broker link; start it first")
-                self.sinks.append(MqttSink(self.mqtt.publish, s["qos"]))
-            elif s["kind"] == "lsl":
-                self.sinks.append(LslSink(self.monitor.predictor.classes, s["name"]))
+                self.sinks.append(MqttSink(self.mqtt.publish, s.qos))
+            elif isinstance(s, LslSinkConfig):
+                self.sinks.append(LslSink(self.monitor.predictor.classes, s.name))
 
     async def run(self) -> None:
         """Run until :attr:`stop` is set, then drain the queue, flush sinks and disconnect."""
@@ -281,8 +289,8 @@ class Daemon:
         log.info(
             "running model %s; sources %s; sinks %s",
             self.monitor.predictor.model_id,
-            [s["kind"] for s in cfg.sources],
-            [s["kind"] for s in cfg.sinks],
+            [s.kind for s in cfg.sources],
+            [s.kind for s in cfg.sinks],
         )
         await self.stop.wait()
         log.info("stopping: draining %d queued chunks", self.queue.qsize())

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from affectstream import __version__
+from affectstream._version import __version__
 from affectstream.data.errors import RecordingFormatError
 from affectstream.tools import (
     beats_report,

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             mon = Monitor(cfg.model, hop_s=cfg.hop_s)
             print(
                 f"{args.config}: ok (model {mon.predictor.model_id}; sources "
-                f"{[s['kind'] for s in cfg.sources]}; sinks {[s['kind'] for s in cfg.sinks]})"
+                f"{[s.kind for s in cfg.sources]}; sinks {[s.kind for s in cfg.sinks]})"
             )
             return 0
     except (ConfigError, ValueError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from affectstream.dashboard.state import (
     check_record,
 )
 from affectstream.data import Recording
+from affectstream.model.predictor import Predictor
 from affectstream.stream.monitor import Monitor
 from affectstream.stream.replay import replay_chunks
 
@@ -39,7 +41,9 @@ def test_model_info_states_the_operating_point_of_the_default_bundle():
     assert info.positive == "stress" and info.threshold == 0.5
     # the bundle's offset favours non-stress: the model's own p(stress) must clear more than 0.5
     assert 0.5 < info.raw_threshold < 0.9
-    assert "0.68" in info.note
+    offset = Predictor("default").calibration_rule["output"]["log_offset"]
+    assert abs(info.raw_threshold - 1 / (1 + math.exp(-offset))) < 1e-4
+    assert f"{info.raw_threshold:.2f}" in info.note
 
 
 def test_the_replayed_excerpt_warms_up_then_is_calibrated_then_abstains_with_its_reason(excerpt):

@@ -196,7 +196,7 @@ def test_lsl_source_types_take_cases_aliases_and_generic_types():
     from affectstream.stream.config import ConfigError
 
     cfg = parse_config({"source": [{"kind": "lsl", "types": ["gsr", "Ppg", "temperature", "bio"]}]})
-    assert cfg.sources[0]["types"] == ["gsr", "Ppg", "temperature", "bio"]
+    assert cfg.sources[0].types == ["gsr", "Ppg", "temperature", "bio"]
     with pytest.raises(ConfigError, match=r"source\[0\]\.types: \['EMG'\] name no modality"):
         parse_config({"source": [{"kind": "lsl", "types": ["EMG"]}]})
 
