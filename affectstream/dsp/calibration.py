@@ -335,9 +335,9 @@ def stats_available_at(
 
 @dataclass(frozen=True)
 class Calibration:
-    """Per-channel centre and scale: ``clip((x - center) / scale)``, shape ``(n_channels,)``."""
+    """Per-channel centre and scale: ``clip((x - centre) / scale)``, shape ``(n_channels,)``."""
 
-    center: np.ndarray
+    centre: np.ndarray
     scale: np.ndarray
     clip: float = CLIP
     #: normalised value put in place of a missing (NaN) entry, per column; None: 0, the centre
@@ -346,7 +346,7 @@ class Calibration:
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Normalise rows ``(..., n_columns)`` (frames, or window features); a missing entry
         becomes ``fill`` (default 0, the centre)."""
-        z = (x - self.center) / self.scale
+        z = (x - self.centre) / self.scale
         if self.fill is not None:
             z = np.where(np.isnan(z), self.fill, z)
         z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
@@ -396,7 +396,7 @@ def person_stats(
 def make_calibration(
     rule: Mapping[str, Any],
     channel_names: Sequence[str],
-    global_center: np.ndarray,
+    global_centre: np.ndarray,
     global_scale: np.ndarray,
     person: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Calibration:
@@ -404,7 +404,7 @@ def make_calibration(
 
     Parameters
     ----------
-    global_center, global_scale
+    global_centre, global_scale
         From the training set (for ``baseline``/``subject``: the spread around people's own
         baselines, see :func:`global_stats`).
     person
@@ -413,7 +413,7 @@ def make_calibration(
     """
     clip = float(rule.get("clip", CLIP))
     if rule["kind"] == "none":
-        return Calibration(np.asarray(global_center, float), np.asarray(global_scale, float), clip)
+        return Calibration(np.asarray(global_centre, float), np.asarray(global_scale, float), clip)
     if person is None:
         raise ValueError(f"{rule['kind']} calibration needs the person's baseline statistics")
     mean, std = person

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -101,6 +102,26 @@ def write_bundle(path: str | Path, metadata: dict[str, Any], model_bytes: bytes)
     return out
 
 
+#: Metadata keys renamed since bundles were first written: old -> new (calibration section).
+RENAMED_CALIBRATION_KEYS = {"global_center": "global_centre"}
+
+
+def _renamed_keys(meta: dict[str, Any], p: Path) -> None:
+    """Read an older bundle's renamed keys under their new names, with a DeprecationWarning."""
+    cal = meta.get("calibration")
+    if not isinstance(cal, dict):
+        return
+    for old, new in RENAMED_CALIBRATION_KEYS.items():
+        if old in cal and new not in cal:
+            warnings.warn(
+                f"{p}: calibration key {old!r} is now {new!r}; read under the new name. "
+                "Re-export the model to update the bundle",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            cal[new] = cal.pop(old)
+
+
 def read_bundle(path: str | Path) -> Bundle:
     """Read and validate a bundle.
 
@@ -157,6 +178,7 @@ def read_bundle(path: str | Path) -> Bundle:
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing and meta.get("schema_version") == SCHEMA_VERSION:
         raise BundleError(f"{p}: bundle metadata lacks {missing}; re-export the model")
+    _renamed_keys(meta, p)
     try:
         BundleMetadata.from_dict(meta)
     except ValueError as exc:

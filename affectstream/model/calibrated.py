@@ -27,7 +27,7 @@ def replayed_features(ws: WindowSet, idx: np.ndarray, rule: FeatureRule) -> np.n
     return out
 
 
-def person_center(
+def person_centre(
     ws: WindowSet, session: str, rule: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per channel that the rule takes as this session's person baseline (for
@@ -74,9 +74,9 @@ def fit_global(
         mean = (n * means).sum(0) / n.sum()
         var = (n * (vars_ + means**2)).sum(0) / n.sum() - mean**2
     else:
-        centers = np.stack([person_center(ws, k, rule)[0] for k in keys])
+        centres = np.stack([person_centre(ws, k, rule)[0] for k in keys])
         mean = np.zeros(means.shape[1])
-        var = (n * (vars_ + (means - centers) ** 2)).sum(0) / n.sum()
+        var = (n * (vars_ + (means - centres) ** 2)).sum(0) / n.sum()
     std = np.sqrt(np.maximum(var, 0))
     return mean, np.where(std > 0, std, 1.0)
 
@@ -85,19 +85,19 @@ def session_calibration(
     ws: WindowSet,
     session: str,
     rule: Mapping[str, Any],
-    global_center: np.ndarray,
+    global_centre: np.ndarray,
     global_scale: np.ndarray,
 ) -> Calibration:
     """The :class:`Calibration` the live monitor would use for this session."""
-    person = None if rule["kind"] == "none" else person_center(ws, session, rule)
-    return make_calibration(rule, ws.channel_names, global_center, global_scale, person)
+    person = None if rule["kind"] == "none" else person_centre(ws, session, rule)
+    return make_calibration(rule, ws.channel_names, global_centre, global_scale, person)
 
 
 def calibrated_inputs(
     ws: WindowSet,
     idx: np.ndarray,
     rule: Mapping[str, Any],
-    global_center: np.ndarray,
+    global_centre: np.ndarray,
     global_scale: np.ndarray,
 ) -> np.ndarray:
     """Normalised CNN input for the windows at ``idx``, shape ``(len(idx), n_frames, n_ch)``."""
@@ -107,12 +107,12 @@ def calibrated_inputs(
         mean, std = ws.running_frames if rule["kind"] == "running" else rest_stats(ws, rule)[0]
         for j, i in enumerate(idx):
             person = (mean[i], std[i])
-            cal = make_calibration(rule, ws.channel_names, global_center, global_scale, person)
+            cal = make_calibration(rule, ws.channel_names, global_centre, global_scale, person)
             out[j] = cal.apply(ws.x[i].astype(np.float64))
         return out
     for key in np.unique(ws.session[idx]):
         rows = np.flatnonzero(ws.session[idx] == key)
-        cal = session_calibration(ws, key, rule, global_center, global_scale)
+        cal = session_calibration(ws, key, rule, global_centre, global_scale)
         out[rows] = cal.apply(ws.x[idx[rows]].astype(np.float64))
     return out
 

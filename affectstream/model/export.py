@@ -98,7 +98,7 @@ def _without_derived_channels(meta: dict[str, Any]) -> dict[str, Any]:
     out = {**meta, "preprocess": {**meta["preprocess"], "derived": []}}
     out["channels"] = meta["channels"][:-n]
     cal = dict(meta["calibration"])
-    for key in ("global_center", "global_scale"):
+    for key in ("global_centre", "global_scale"):
         if key in cal:
             cal[key] = cal[key][:-n]
     out["calibration"] = cal
@@ -295,7 +295,7 @@ def export_bundle(
         if input_meta["kind"] == "features":
             x = feature_inputs(ws, idx, cal, np.asarray(params["fill"]))
         else:
-            gc, gs = np.asarray(cal["global_center"]), np.asarray(cal["global_scale"])
+            gc, gs = np.asarray(cal["global_centre"]), np.asarray(cal["global_scale"])
             x = calibrated_inputs(ws, idx, cal, gc, gs)
         p_int8 = np.concatenate([pred.predict(x[i : i + 256]) for i in range(0, len(x), 256)])
         p_float = _float_predict(flt, x)

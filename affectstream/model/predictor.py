@@ -114,7 +114,7 @@ class Predictor:
         return make_calibration(
             rule,
             self.channels,
-            np.asarray(rule["global_center"]),
+            np.asarray(rule["global_centre"]),
             np.asarray(rule["global_scale"]),
             person,
         )

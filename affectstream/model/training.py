@@ -974,7 +974,7 @@ def _save_model_meta(
         "window_s": ws.window_s,
         "hop_s": ws.hop_s,
         "max_missing": cfg.max_missing,
-        "calibration": {**rule, "global_center": gc.tolist(), "global_scale": gs.tolist()},
+        "calibration": {**rule, "global_centre": gc.tolist(), "global_scale": gs.tolist()},
         "trained_on_subjects": sorted(map(str, np.unique(ws.subject))),
         "data": report["data"],
         "data_options": cfg.data,

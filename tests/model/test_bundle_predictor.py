@@ -171,3 +171,19 @@ def test_metadata_fields_are_checked_by_name_when_a_bundle_is_read(tmp_path):
         path = write_bundle(tmp_path / "m.afb", {**b.metadata, **edit}, b.model_bytes)
         with pytest.raises(BundleError, match=what):
             read_bundle(path)
+
+
+def test_a_bundle_written_with_the_old_spelling_reads_with_a_deprecation_warning(tmp_path):
+    import json
+    import zipfile
+
+    from affectstream.model.bundle import read_bundle, write_bundle
+    from tests.conftest import CNN_BUNDLE
+
+    with zipfile.ZipFile(CNN_BUNDLE) as z:
+        meta, model = json.loads(z.read("metadata.json")), z.read("model.tflite")
+    meta["calibration"]["global_center"] = meta["calibration"].pop("global_centre")
+    old = write_bundle(tmp_path / "old.afb", meta, model)
+    with pytest.warns(DeprecationWarning, match="'global_center' is now 'global_centre'"):
+        b = read_bundle(old)
+    assert b.metadata["calibration"]["global_centre"] == meta["calibration"]["global_center"]
