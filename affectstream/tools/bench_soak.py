@@ -286,6 +286,10 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
         states_saved=sum(int(s.get("states_saved", 0)) for s in stats),
         samples_in=sum(int(s.get("samples_in", 0)) for s in stats),
         samples_dropped=sum(int(s.get("samples_dropped_queue_full", 0)) for s in stats),
+        sink_errors=sum(int(s.get("sink_errors", 0)) for s in stats),
+        published=sum(int(s.get("mqtt", {}).get("published", 0)) for s in stats),
+        spooled=sum(int(s.get("mqtt", {}).get("spooled", 0)) for s in stats),
+        spool_dropped=sum(int(s.get("mqtt", {}).get("spool_dropped", 0)) for s in stats),
         rss=rss,
     )
 
@@ -344,6 +348,9 @@ def format_soak_table(r: dict[str, Any]) -> str:
         f"states saved {r['states_saved']}, devices evicted {r['evicted']}, calibrations "
         f"restored {r['restored']}; samples in {r['samples_in']}, dropped on a full queue "
         f"{r['samples_dropped']}",
+        f"the daemons published {r.get('published', '?')} (spooled while the broker was away "
+        f"{r.get('spooled', '?')}, spool dropped {r.get('spool_dropped', '?')}, sink errors "
+        f"{r.get('sink_errors', '?')})",
     ]
     return "\n".join(lines)
 
