@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,7 @@ async def serve(
     stop: asyncio.Event,
     host: str = "127.0.0.1",
     port: int = 8080,
-    tasks: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = (),
+    tasks: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
     push_interval_s: float = 0.25,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:

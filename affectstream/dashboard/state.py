@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,7 +214,7 @@ class DashboardState:
         elif n == LOG_FIRST + 1:
             log.warning("%s: more of these are counted, not logged", kind)
 
-    def add_record(self, rec: dict[str, Any]) -> bool:
+    def add_record(self, rec: Mapping[str, Any]) -> bool:
         """Take one prediction, abstention or ``calibrating`` record; False (counted as
         ``bad_records``) when it is not the wire contract's."""
         try:
@@ -223,10 +224,10 @@ class DashboardState:
             return False
         self.counters["records"] += 1
         v = self._view(rec["device"])
-        v.last = rec
+        v.last = dict(rec)
         t = float(rec["t"])
         if rec.get("label") is not None:
-            v.last_label = rec
+            v.last_label = v.last
             v.predictions += 1
             v.warmup_left_s = None
             probs = [float(rec["probs"].get(c, math.nan)) for c in self.info.classes]

@@ -103,16 +103,16 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
         )
     width = len(rows[0])
     check_rectangular(path, rows, width, 1)
-    start = to_float_column(path, rows[0], column="start time", first_line=1)
-    rate = to_float_column(path, rows[1], column="sampling rate", first_line=2)
-    if not np.all(np.isfinite(start)):
+    start_row = to_float_column(path, rows[0], column="start time", first_line=1)
+    rate_row = to_float_column(path, rows[1], column="sampling rate", first_line=2)
+    if not np.all(np.isfinite(start_row)):
         raise RecordingFormatError(
             path,
             "start time is missing",
             row=1,
             hint="Line 1 must hold the Unix start time in seconds",
         )
-    if not np.all(np.isfinite(rate)) or np.any(rate <= 0):
+    if not np.all(np.isfinite(rate_row)) or np.any(rate_row <= 0):
         raise RecordingFormatError(
             path,
             f"sampling rate {rows[1]} is not a positive number of Hz",
@@ -129,12 +129,12 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
         check_nan_runs(
             path,
             data[:, j],
-            float(rate[0]),
+            float(rate_row[0]),
             column=f"column {j + 1}",
             first_line=3,
             max_nan_s=max_nan_s,
         )
-    return float(start[0]), float(rate[0]), data
+    return float(start_row[0]), float(rate_row[0]), data
 
 
 #: Nominal rate given to the irregular ``ibi`` signal (Hz): about one beat a second.

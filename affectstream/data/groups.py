@@ -54,8 +54,10 @@ def assign_subjects(
                 "check --records-per-subject (records are taken in file order)"
             )
         ids = [f"s{i // n:03d}" for i in range(len(recs))]
-    else:
+    elif groups_file is not None:
         ids = read_groups_file(groups_file, recs)
+    else:
+        return recs
     return [dataclasses.replace(r, subject=s) for r, s in zip(recs, ids, strict=True)]
 
 

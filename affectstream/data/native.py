@@ -46,9 +46,8 @@ def save_npz(rec: Recording, path: str | Path | BinaryIO) -> None:
     arrays.update(
         {f"t_{k}": s.timestamps for k, s in rec.signals.items() if s.timestamps is not None}
     )
-    np.savez_compressed(
-        path, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays
-    )
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez_compressed(path, allow_pickle=False, **arrays)
 
 
 def load_npz(path: str | Path) -> Recording:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -307,7 +308,7 @@ def intervals_from_samples(
     times: np.ndarray,
     labels: Iterable[object],
     step: float,
-    names: Mapping[object, str] | None = None,
+    names: Mapping[Any, str] | None = None,
 ) -> list[LabelInterval]:
     """Merge per-sample labels into intervals.
 

@@ -166,7 +166,8 @@ def systolic_peaks(bvp_filtered: np.ndarray, fs: float) -> np.ndarray:
     peaks = begin + np.argmax(vals, axis=1)
     apart = np.ones(peaks.size, dtype=bool)
     apart[1:] = np.diff(peaks) > int(np.rint(PULSE_MIN_DELAY_S * fs))
-    return peaks[apart].astype(np.int64)
+    out: np.ndarray = peaks[apart].astype(np.int64)
+    return out
 
 
 def refine_peaks(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
@@ -203,7 +204,8 @@ def detect_pulse_peaks(bvp: np.ndarray, fs: float) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     peaks = systolic_peaks(filter_offline(x, preset("bvp"), fs), fs)
     delay = int(round(group_delay_s(preset("bvp"), fs, 1.5) * fs))
-    return np.clip(peaks - delay, 0, x.size - 1).astype(np.int64)
+    out: np.ndarray = np.clip(peaks - delay, 0, x.size - 1).astype(np.int64)
+    return out
 
 
 def beat_intervals(peaks: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

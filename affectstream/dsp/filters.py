@@ -23,7 +23,26 @@ try:  # scipy's compiled kernel behind sosfilt: 1 us a call instead of 20 us of 
 except ImportError:  # pragma: no cover - a scipy that moved it: use the public function
     _sosfilt_kernel = None
 
+#: One stage as stored in a bundle or a config (see the module docstring); its numbers are read
+#: and checked by :func:`stage_number`.
 FilterStage = Mapping[str, object]
+
+
+def stage_number(stage: FilterStage, key: str, default: float | None = None) -> float:
+    """The number ``stage[key]`` (``default`` when absent).
+
+    Raises
+    ------
+    ValueError
+        When it is missing without a default, or not a number.
+    """
+    v = stage.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(
+            f"{stage.get('kind', '?')} filter stage: {key!r} must be a number; got {v!r} "
+            f"(stage {dict(stage)})"
+        )
+    return float(v)
 
 
 def _check_freq(kind: str, f: float, fs: float, label: str) -> None:
@@ -40,25 +59,25 @@ def design_stage(stage: FilterStage, fs: float) -> np.ndarray:
     """Second-order sections, shape ``(n_sections, 6)``, for one stage at rate ``fs`` Hz."""
     kind = str(stage.get("kind", ""))
     if kind in ("highpass", "lowpass"):
-        cutoff = float(stage["cutoff"])  # type: ignore[arg-type]
-        order = int(stage.get("order", 2))  # type: ignore[call-overload]
+        cutoff = stage_number(stage, "cutoff")
+        order = int(stage_number(stage, "order", 2))
         _check_freq(kind, cutoff, fs, "cutoff")
-        return signal.butter(order, cutoff, btype=kind, fs=fs, output="sos")
+        return np.asarray(signal.butter(order, cutoff, btype=kind, fs=fs, output="sos"))
     if kind == "bandpass":
-        low, high = float(stage["low"]), float(stage["high"])  # type: ignore[arg-type]
-        order = int(stage.get("order", 2))  # type: ignore[call-overload]
+        low, high = stage_number(stage, "low"), stage_number(stage, "high")
+        order = int(stage_number(stage, "order", 2))
         _check_freq(kind, low, fs, "low edge")
         _check_freq(kind, high, fs, "high edge")
         if not low < high:
             raise ValueError(
                 f"bandpass low edge {low:g} Hz must be below the high edge {high:g} Hz"
             )
-        return signal.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+        return np.asarray(signal.butter(order, [low, high], btype="bandpass", fs=fs, output="sos"))
     if kind == "notch":
-        freq = float(stage["freq"])  # type: ignore[arg-type]
+        freq = stage_number(stage, "freq")
         _check_freq(kind, freq, fs, "frequency")
-        b, a = signal.iirnotch(freq, float(stage.get("q", 30.0)), fs=fs)  # type: ignore[arg-type]
-        return signal.tf2sos(b, a)
+        b, a = signal.iirnotch(freq, stage_number(stage, "q", 30.0), fs=fs)
+        return np.asarray(signal.tf2sos(b, a), dtype=np.float64)
     raise ValueError(f"unknown filter kind {kind!r}; use highpass, lowpass, bandpass or notch")
 
 
@@ -101,9 +120,9 @@ def highest_passband_edge(stages: Sequence[FilterStage]) -> float:
     edge = np.inf
     for s in stages:
         if s.get("kind") == "lowpass":
-            edge = min(edge, float(s["cutoff"]))  # type: ignore[arg-type]
+            edge = min(edge, stage_number(s, "cutoff"))
         elif s.get("kind") == "bandpass":
-            edge = min(edge, float(s["high"]))  # type: ignore[arg-type]
+            edge = min(edge, stage_number(s, "high"))
     return float(edge)
 
 
@@ -112,9 +131,9 @@ def lowest_passband_edge(stages: Sequence[FilterStage]) -> float:
     edge = 0.0
     for s in stages:
         if s.get("kind") == "highpass":
-            edge = max(edge, float(s["cutoff"]))  # type: ignore[arg-type]
+            edge = max(edge, stage_number(s, "cutoff"))
         elif s.get("kind") == "bandpass":
-            edge = max(edge, float(s["low"]))  # type: ignore[arg-type]
+            edge = max(edge, stage_number(s, "low"))
     return edge
 
 

@@ -462,8 +462,8 @@ class Preprocessor:
             firsts = [m.resampler.first_k for m in mods]
             if any(f is None for f in firsts):
                 return self._empty()
-            self._k_emitted = max(firsts)  # type: ignore[type-var]
-        k_from = self._k_emitted
+            self._k_emitted = max(f for f in firsts if f is not None)
+        k_from: int = self._k_emitted
         k_to = min(m.pending_end for m in mods)
         if k_to <= k_from:
             return self._empty()

@@ -276,7 +276,8 @@ def _raw(ws: WindowSet, idx: np.ndarray, n_channels: int) -> np.ndarray:
 
 def _one_minute_records(ws: WindowSet, idx: np.ndarray) -> np.ndarray:
     """Of ``idx``, windows that do not overlap (one per window length per session)."""
-    keep, last = [], {}
+    keep: list[int] = []
+    last: dict[str, float] = {}
     for i in idx:
         s = ws.session[i]
         if s not in last or ws.t_end[i] - last[s] >= ws.window_s - 1e-9:

@@ -341,7 +341,7 @@ def nested_stage(
     from affectstream.model.windows import make_windows
 
     say = progress or (lambda _m: None)
-    cut = {"window_s": window_s, "hop_s": hop_s, "max_missing": max_missing}
+    cut: dict[str, Any] = {"window_s": window_s, "hop_s": hop_s, "max_missing": max_missing}
     say("prevalence re-cuts: calm day and stress-heavy session of every recording")
     calm = make_windows(
         [calm_day(r, [rest_label]) for r in recordings], preprocess, classes=normal.classes, **cut

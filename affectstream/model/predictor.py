@@ -176,7 +176,7 @@ class Predictor:
         else:
             self._interp.set_tensor(self._in_idx, x)
         self._interp.invoke()
-        y = self._interp.get_tensor(self._out_idx)
+        y: np.ndarray = np.asarray(self._interp.get_tensor(self._out_idx))
         if self._out_dtype == np.int8:
             scale, zero = self._out_q
             y = (y.astype(np.float32) - zero) * scale

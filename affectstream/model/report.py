@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -559,7 +559,7 @@ def markdown(
     return "\n".join(lines)
 
 
-def write_predictions(path: Path, columns: dict[str, Sequence[Any]]) -> None:
+def write_predictions(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
     """Write equal-length ``columns`` (name -> one value per window) as a CSV file; floats with
     six significant digits."""
     import csv
@@ -581,8 +581,9 @@ def write_report(report: dict[str, Any], curves: dict[str, list[dict]], out: Pat
     from affectstream.model.stages import run_stage
 
     errors = report.setdefault("errors", [])
+    none: list[str] = []
     figures = run_stage(
-        "figures", lambda: _figures(report, curves, out), errors, lambda _m: None, []
+        "figures", lambda: _figures(report, curves, out), errors, lambda _m: None, none
     )
     (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (out / "report.md").write_text(markdown(report, figures, curves))

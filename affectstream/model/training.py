@@ -276,7 +276,7 @@ def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
     """The calibrations the ablation compares: none, each person rule that can calibrate every
     one of the windows (short records hold no baseline or warm-up; ``rest`` needs rest labels),
     and the training's own rule."""
-    rules = [{"kind": "none"}]
+    rules: list[dict[str, Any]] = [{"kind": "none"}]
     base_s = float(rule.get("baseline_s", DEFAULT_BASELINE_S))  # what make_windows was given
     has_baseline = all(st.baseline_mean is not None for st in ws.sessions.values())
     if has_baseline:
@@ -636,6 +636,8 @@ def comparison_stages(
             f"learning curve: feature models on fewer training {by}s, up to {n_fits} fits, "
             f"{estimate(n_fits, per_fit)}"
         )
+        if f_cal is None or f_ctx is None:
+            raise ValueError("the learning curve needs the windows' calibrated features")
         serving = (
             Serving(f_ctx, [context_rows(ws, te) for _, te in folds], partial(centre_held_out, ws))
             if rule["centre_output"]
@@ -802,12 +804,13 @@ def run_training(
     probs, curves, networks = held.probs, held.curves, held.networks
     results, best, raw_probs, permutation_how = score_models(prep, held, cfg)
     small = too_small(ws.counts())
+    nothing: tuple[dict[str, Any] | None, Choice | None, PrevalenceSets | None] = (None, None, None)
     nested, final_choice, nested_sets = run_stage(
         "nested selection",
         lambda: run_nested(recs, preprocess, ws_all, ws, folds, cfg, say),
         errors,
         say,
-        (None, None, None),
+        nothing,
     )
     ablation, curve = comparison_stages(
         prep, held, cfg, folds, plan.by, small, errors, skipped, say
@@ -825,18 +828,12 @@ def run_training(
     )
     nested_final = (nested, final_choice, nested_sets)
     save_exports(prep, held, cfg, out, report, nested_final, plan.by, len(folds), errors, say)
-    if run_stage(
-        "predictions.csv",
-        lambda: (
-            write_predictions(
-                out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs, raw_probs)
-            )
-            or True
-        ),
-        errors,
-        say,
-        False,
-    ):
+
+    def predictions_csv() -> bool:
+        write_predictions(out / PREDICTIONS_FILE, prediction_columns(ws, folds, probs, raw_probs))
+        return True
+
+    if run_stage("predictions.csv", predictions_csv, errors, say, False):
         report["predictions"] = PREDICTIONS_FILE
     report["wall_time_s"] = time.perf_counter() - t_start
     write_report(report, curves, out)

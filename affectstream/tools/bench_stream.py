@@ -50,10 +50,9 @@ async def _measure(port: int, hops: int, model_baseline_s: float) -> list[float]
     got: asyncio.Queue[float] = asyncio.Queue()
     from affectstream.stream.mqtt_link import SOCKET_OPTIONS
 
-    opts = {"socket_options": SOCKET_OPTIONS}
     async with (
-        aiomqtt.Client("127.0.0.1", port, **opts) as sub,
-        aiomqtt.Client("127.0.0.1", port, **opts) as pub,
+        aiomqtt.Client("127.0.0.1", port, socket_options=SOCKET_OPTIONS) as sub,
+        aiomqtt.Client("127.0.0.1", port, socket_options=SOCKET_OPTIONS) as pub,
     ):
         await sub.subscribe(emotion_topic(device), qos=1)
 

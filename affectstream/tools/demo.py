@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from affectstream.data.demo_recording import load_excerpt
@@ -103,7 +104,7 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row(r: dict[str, Any], true: str | None, t0: float, positive: str) -> str:
+def _row(r: Mapping[str, Any], true: str | None, t0: float, positive: str) -> str:
     t = r["t"] - t0
     if r["label"] is None:
         return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from affectstream.model.predictor import Predictor
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the description."""
     pred = Predictor(args.model)
     meta = pred.metadata
-    doc = {
+    doc: dict[str, Any] = {
         "path": pred.bundle.path,
         "file_bytes": pred.bundle.size_bytes,
         "model_bytes": len(pred.bundle.model_bytes),
