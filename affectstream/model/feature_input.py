@@ -95,10 +95,18 @@ class FeatureEncoder:
         """True once the calibration's warm-up is over."""
         return self.calibrator.ready
 
-    def encode(self, window: np.ndarray, t_end: float) -> np.ndarray:
-        """Features of ``window`` ``(n_frames, n_channels)`` ending ``t_end`` seconds after the
-        session's first frame, added to the person's calibration, then scaled by it; shape
-        ``(n_features,)``, float32, missing -> the fill value."""
-        f = window_features(window, self.channel_names, self.rate)
-        z = self.calibrator.step(f, t_end)
+    def encode(self, window: np.ndarray, t_end: float, k0: int = 0) -> np.ndarray:
+        """Features of ``window`` ``(n_frames, n_channels)``, whose first frame is grid index
+        ``k0``, computed from scratch, then :meth:`encode_features`."""
+        return self.encode_features(
+            window_features(window, self.channel_names, self.rate, k0=k0), t_end
+        )
+
+    def encode_features(self, features: np.ndarray, t_end: float) -> np.ndarray:
+        """A window's features ``(n_features,)`` (from
+        :class:`~affectstream.dsp.sliding_features.SlidingFeatures`, as sessions and training
+        compute them) ending ``t_end`` seconds after the session's first frame, added to the
+        person's calibration, then scaled by it; shape ``(n_features,)``, float32, missing ->
+        the fill value."""
+        z = self.calibrator.step(features, t_end)
         return np.where(np.isnan(z), self.fill, z).astype(np.float32)

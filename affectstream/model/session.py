@@ -21,6 +21,7 @@ from affectstream.dsp.calibration import Calibration, RunningStats, person_stats
 from affectstream.dsp.preprocessor import Frames
 from affectstream.dsp.quality import window_quality
 from affectstream.dsp.rolling_window import RollingWindow
+from affectstream.dsp.sliding_features import SlidingFeatures
 from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
 
@@ -150,6 +151,10 @@ class PersonSession:
         #: the person's output post-processing, applied to the predictions in time order
         self.outputs = predictor.output_step()
         self.buffer = RollingWindow(self.n_win, len(self.channel_names))
+        #: a feature model's window features, kept up to date frame by frame
+        self.sliding = (
+            SlidingFeatures(self.channel_names, self.rate, self.n_win) if self.features else None
+        )
         self.next_end = first_window_end(
             self.n_win, self.hop, self.n_win if self.features else self.n_base
         )
@@ -199,6 +204,8 @@ class PersonSession:
             take = min(m - pos, self.next_end - self.buffer.total)
             if self.running is not None:
                 self.running.update(x[pos : pos + take])
+            if self.sliding is not None:
+                self.sliding.push(int(frames.k[pos]), x[pos : pos + take])
             self.buffer.append(x[pos : pos + take])
             pos += take
             if self.buffer.total == self.next_end:
@@ -214,8 +221,9 @@ class PersonSession:
         w = self.buffer.window(self._win)
         end = self.buffer.total
         t_end = (self.first_k + end) / self.rate  # type: ignore[operator]
-        if self.features is not None:
-            encoded = self.features.encode(w, end / self.rate)  # every window feeds calibration
+        if self.features is not None and self.sliding is not None:
+            f = self.sliding.features(w)
+            encoded = self.features.encode_features(f, end / self.rate)  # every window feeds it
             if end < self.n_base:
                 return None  # warm-up
         quality, reason = window_quality(w, self.channel_names, self.rate, self.max_missing)

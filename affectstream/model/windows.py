@@ -16,9 +16,10 @@ from affectstream.dsp.calibration import (
     rest_available_from,
     stats_available_at,
 )
-from affectstream.dsp.features import feature_names, window_features
+from affectstream.dsp.features import feature_names
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.quality import window_quality
+from affectstream.dsp.sliding_features import SlidingFeatures
 
 
 @dataclass
@@ -229,10 +230,12 @@ def make_windows(
         # running statistics in the order the live monitor sees the data: every frame up to the
         # window's end, every window's features up to this one
         rs_x, rs_f, seen = RunningStats(len(chans)), RunningStats(len(fnames)), 0
+        sliding = SlidingFeatures(chans, rate, n_win)  # the live session's feature path
         for a in range(0, n - n_win + 1, n_hop):
             w = frames.x[a : a + n_win]
             t0, t1 = frames.k[a] / rate, (frames.k[a + n_win - 1] + 1) / rate
-            f = window_features(w, chans, rate)
+            sliding.push(int(frames.k[seen]), frames.x[seen : a + n_win])
+            f = sliding.features(w)
             rs_x.update(frames.x[seen : a + n_win])
             seen = a + n_win
             rs_f.update(f)

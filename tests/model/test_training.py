@@ -86,13 +86,15 @@ def test_stress_predict_reduced_run(reduced_run):
     for entry in meta["exportable"].values():
         assert (out / entry["file"]).is_file() and (out / entry["representative"]).is_file()
     # the CNN's figure is the comparison table's; the logistic regression's, its procedure's
-    assert meta["exportable"]["cnn"]["cv_balanced_accuracy"] == (
-        report["models"]["cnn"]["balanced_accuracy"]
+    assert (
+        meta["exportable"]["cnn"]["cv_balanced_accuracy"]
+        == (report["models"]["cnn"]["balanced_accuracy"])
     )
     nested = report["nested"]
     logreg = meta["exportable"]["logreg"]
-    assert logreg["nested"] and logreg["cv_balanced_accuracy"] == (
-        nested["procedure"]["balanced_accuracy"]
+    assert (
+        logreg["nested"]
+        and logreg["cv_balanced_accuracy"] == (nested["procedure"]["balanced_accuracy"])
     )
     assert logreg["calibration"]["kind"] in ("running", "anchored")
     assert logreg["calibration"]["output"]["class"] == "non-stress"
