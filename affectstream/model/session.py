@@ -19,9 +19,9 @@ import numpy as np
 
 from affectstream.dsp.calibration import Calibration, RunningStats, person_stats, warmup_s
 from affectstream.dsp.preprocessor import Frames
-from affectstream.dsp.quality import window_quality
 from affectstream.dsp.rolling_window import RollingWindow
 from affectstream.dsp.sliding_features import SlidingFeatures
+from affectstream.dsp.sliding_quality import SlidingQuality
 from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
 
@@ -155,6 +155,8 @@ class PersonSession:
         self.sliding = (
             SlidingFeatures(self.channel_names, self.rate, self.n_win) if self.features else None
         )
+        #: the window's quality indices, kept up to date frame by frame
+        self.quality = SlidingQuality(self.channel_names, self.rate, self.n_win, self.max_missing)
         self.next_end = first_window_end(
             self.n_win, self.hop, self.n_win if self.features else self.n_base
         )
@@ -204,8 +206,10 @@ class PersonSession:
             take = min(m - pos, self.next_end - self.buffer.total)
             if self.running is not None:
                 self.running.update(x[pos : pos + take])
+            k = int(frames.k[pos])
             if self.sliding is not None:
-                self.sliding.push(int(frames.k[pos]), x[pos : pos + take])
+                self.sliding.push(k, x[pos : pos + take])
+            self.quality.push(k, x[pos : pos + take])
             self.buffer.append(x[pos : pos + take])
             pos += take
             if self.buffer.total == self.next_end:
@@ -218,17 +222,19 @@ class PersonSession:
         return out
 
     def _cut(self) -> SessionWindow | None:
-        w = self.buffer.window(self._win)
         end = self.buffer.total
         t_end = (self.first_k + end) / self.rate  # type: ignore[operator]
         if self.features is not None and self.sliding is not None:
+            # the window's frames are copied out only for features without a sliding form
+            w = self.buffer.window(self._win) if self.sliding.from_scratch else None
             f = self.sliding.features(w)
             encoded = self.features.encode_features(f, end / self.rate)  # every window feeds it
             if end < self.n_base:
                 return None  # warm-up
-        quality, reason = window_quality(w, self.channel_names, self.rate, self.max_missing)
-        if self.features is not None:
+            quality, reason = self.quality.quality()
             return SessionWindow(end, t_end, None if reason else encoded, quality, reason)
+        w = self.buffer.window(self._win)
+        quality, reason = self.quality.quality()
         if reason is not None or self.calibration is None:
             return SessionWindow(end, t_end, None, quality, reason or "calibrating")
         return SessionWindow(

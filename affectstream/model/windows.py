@@ -18,8 +18,8 @@ from affectstream.dsp.calibration import (
 )
 from affectstream.dsp.features import feature_names
 from affectstream.dsp.preprocessor import Frames, Preprocessor
-from affectstream.dsp.quality import window_quality
 from affectstream.dsp.sliding_features import SlidingFeatures
+from affectstream.dsp.sliding_quality import SlidingQuality
 
 
 @dataclass
@@ -231,10 +231,12 @@ def make_windows(
         # window's end, every window's features up to this one
         rs_x, rs_f, seen = RunningStats(len(chans)), RunningStats(len(fnames)), 0
         sliding = SlidingFeatures(chans, rate, n_win)  # the live session's feature path
+        quality = SlidingQuality(chans, rate, n_win, max_missing)  # and its quality path
         for a in range(0, n - n_win + 1, n_hop):
             w = frames.x[a : a + n_win]
             t0, t1 = frames.k[a] / rate, (frames.k[a + n_win - 1] + 1) / rate
             sliding.push(int(frames.k[seen]), frames.x[seen : a + n_win])
+            quality.push(int(frames.k[seen]), frames.x[seen : a + n_win])
             f = sliding.features(w)
             rs_x.update(frames.x[seen : a + n_win])
             seen = a + n_win
@@ -248,7 +250,7 @@ def make_windows(
                 if len({iv.label for iv in starts}) > 1:
                     mixed += 1
                 dropped_unlab += 1
-            _, why = window_quality(w, chans, rate, max_missing)
+            _, why = quality.quality()
             if why is not None:  # the monitor abstains on it: no prediction, no output centring
                 abstained[why.split(" (")[0]] += interval is not None
                 continue

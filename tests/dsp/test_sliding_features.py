@@ -7,7 +7,9 @@ from affectstream.data import Recording, Signal
 from affectstream.dsp.features import feature_names, window_features
 from affectstream.dsp.preprocessor import Frames, Preprocessor
 from affectstream.dsp.presets import E4_CONFIG
+from affectstream.dsp.quality import window_quality
 from affectstream.dsp.sliding_features import SlidingFeatures
+from affectstream.dsp.sliding_quality import SlidingQuality
 from tests.dsp.test_preprocessor import feed_in_random_chunks
 
 
@@ -88,3 +90,29 @@ def test_frames_concatenated_are_the_frames_pushed():
     sf.push(int(fr.k[2]), fr.x[2:])
     f = sf.features()
     assert f.shape == (14,) and f[4] == 0.0  # EDA mean of the zeros
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_sliding_quality_equals_the_from_scratch_one(excerpt, seed):
+    rng = np.random.default_rng(seed)
+    t0 = excerpt.start_time + 200.0 * seed
+    rec = _with_gaps_and_missing(excerpt.slice_time(t0, t0 + 420.0), rng)
+    pp = Preprocessor(E4_CONFIG)
+    fr = feed_in_random_chunks(pp, rec, rng)
+    x = fr.x.copy()
+    x[2000:3400, 0] = x[1999, 0]  # a flat pulse for 44 s
+    x[5000:5200, 0] = 0.0  # and for 6 s
+    x[6000:7200, 1] = -1.0  # EDA out of range for 37 s
+    sq = SlidingQuality(pp.channel_names, pp.rate, 1920, max_missing=0.1)
+    i, reasons = 0, set()
+    while i < len(fr):
+        m = int(rng.choice([1, 32, 100, 480]))
+        sq.push(int(fr.k[i]), x[i : i + m])
+        i = min(i + m, len(fr))
+        if i >= 1920:
+            got = sq.quality()
+            want = window_quality(x[i - 1920 : i], pp.channel_names, pp.rate, 0.1)
+            assert got[1] == want[1] and got[0] == pytest.approx(want[0], abs=1e-12), i
+            reasons.add(None if want[1] is None else want[1].split(" (")[0])
+    # clean windows, flat ones and at least one other reason were among those compared
+    assert {None, "poor signal quality: bvp flat line"} <= reasons and len(reasons) >= 3
