@@ -96,20 +96,32 @@ class SlidingQuality:
             self._push_flat(c, k0, x[:, c])
 
     def _push_flat(self, c: int, k0: int, col: np.ndarray) -> None:
-        with np.errstate(invalid="ignore"):
-            still = np.abs(np.diff(col, prepend=self._last[c])) <= self._tol[c]
+        m = col.size
+        d = np.empty(m)
+        d[0] = col[0] - self._last[c]
+        np.subtract(col[1:], col[:-1], out=d[1:])
         self._last[c] = col[-1]
-        if not still.any():
+        with np.errstate(invalid="ignore"):
+            moved = ~(np.abs(d, out=d) <= self._tol[c])  # a change next to NaN is a move
+        if moved.all():
             self._run[c] = 0
             return
-        m = col.size
+        carry, limit = self._run[c], self.limit
+        if m < limit:  # only the run carried in can reach the limit inside this chunk
+            head = int(np.argmax(moved)) if moved.any() else m  # frames on the carried run
+            a = max(0, limit - carry - 1)
+            if a < head:
+                self._flat[c].push_run(k0 + a - limit, k0 + head - limit)
+            # the run at the end: the frames since the last move
+            self._run[c] = carry + m if head == m else int(np.argmax(moved[::-1]))
+            return
         idx = np.arange(m)
-        last_move = np.maximum.accumulate(np.where(still, -1, idx))
-        run = np.where(last_move < 0, self._run[c] + idx + 1, idx - last_move)
+        last_move = np.maximum.accumulate(np.where(moved, idx, -1))
+        run = np.where(last_move < 0, carry + idx + 1, idx - last_move)
         self._run[c] = int(run[-1])
-        flat = run >= self.limit
+        flat = run >= limit
         if flat.any():
-            _push_mask(self._flat[c], k0 - self.limit, flat)  # under their span's start
+            _push_mask(self._flat[c], k0 - limit, flat)  # under their span's start
 
     def quality(self) -> tuple[float, str | None]:
         """Quality and reason of the window of :attr:`window` frames ending with the last frame
