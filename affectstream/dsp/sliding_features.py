@@ -50,8 +50,10 @@ class _Cardiac:
         self.lay = lay
         self.rate = rate
         self.span = lay.context + lay.block + lay.margin
-        self.buf = np.empty(0)
-        self.buf_k = 0  # grid index of buf[0]
+        self.store = np.empty(4 * self.span + 64)  # source frames; live: [head, head + n)
+        self.head = 0
+        self.n = 0
+        self.buf_k = 0  # grid index of store[head]
         self.next_block: int | None = None
         self.missing = SlidingRuns()  # non-finite source frames
         self.ibi = SlidingMedian()  # plausible intervals (s), keyed by their first beat
@@ -71,20 +73,39 @@ class _Cardiac:
             edges = np.flatnonzero(np.diff(np.concatenate(([1], fin.view(np.int8), [1]))))
             for a, b in zip(edges[::2], edges[1::2], strict=True):
                 self.missing.push_run(k0 + int(a), k0 + int(b))
-        self.buf = np.concatenate([self.buf, v]) if self.buf.size else v.copy()
+        self._append(v)
         end = k0 + v.size
         while self.next_block + lay.block + lay.margin <= end:
             self._read(self.next_block)
             self.next_block += lay.block
-        cut = min(self.next_block - lay.context - self.buf_k, self.buf.size)
+        # frames before the next block's context are not needed again
+        cut = min(self.next_block - lay.context - self.buf_k, self.n)
         if cut > 0:
-            self.buf = self.buf[cut:]
+            self.head += cut
+            self.n -= cut
             self.buf_k += cut
+
+    def _append(self, v: np.ndarray) -> None:
+        """Append frames to the source buffer (preallocated; compacted, or grown for a large
+        chunk, only when full)."""
+        m = v.size
+        if self.head + self.n + m > self.store.size:
+            live = self.store[self.head : self.head + self.n]
+            if self.n + m > self.store.size:
+                grown = np.empty(max(2 * self.store.size, self.n + m))
+                grown[: self.n] = live
+                self.store = grown
+            else:
+                self.store[: self.n] = live  # the live part moves to the front (memmove)
+            self.head = 0
+        self.store[self.head + self.n : self.head + self.n + m] = v
+        self.n += m
 
     def _read(self, b: int) -> None:
         lay = self.lay
         a = b - lay.context
-        seg = self.buf[a - self.buf_k : b + lay.block + lay.margin - self.buf_k]
+        o = self.head - self.buf_k
+        seg = self.store[a + o : b + lay.block + lay.margin + o]
         pos, amp = block_beats(seg, a, b, lay.block, self.rate, lay.source)
         for p, m in zip(pos.tolist(), amp.tolist(), strict=True):
             self.amps.push(a, m)
@@ -280,6 +301,8 @@ class SlidingFeatures:
             vals += self._levels.eda_features(u_start)  # type: ignore[union-attr]
         if lay.temp is not None:
             vals += self._levels.temp_features(u_start)  # type: ignore[union-attr]
+        if not self.from_scratch:  # every feature slides (then _known is 0, 1, 2, ...)
+            return np.array(vals)
         out = np.full(len(self.names), np.nan)
         out[self._known] = vals
         if self.from_scratch:

@@ -57,8 +57,8 @@ class SlidingQuality:
         self._missing = SlidingRuns()  # frames with a recorded channel missing
         ranged = [c for c, m in enumerate(mods) if m in PLAUSIBLE_RANGE]
         self._ranged = ranged
-        self._lo = np.array([PLAUSIBLE_RANGE[mods[c]][0] for c in ranged])
-        self._hi = np.array([PLAUSIBLE_RANGE[mods[c]][1] for c in ranged])
+        self._lo = np.array([PLAUSIBLE_RANGE.get(m, (-np.inf, np.inf))[0] for m in mods])
+        self._hi = np.array([PLAUSIBLE_RANGE.get(m, (-np.inf, np.inf))[1] for m in mods])
         self._nan = {c: SlidingRuns() for c in ranged}
         self._oor = {c: SlidingRuns() for c in ranged}
         self._flat_cols = [c for c, m in enumerate(mods) if m in FLAT_TOLERANCE]
@@ -85,13 +85,13 @@ class SlidingQuality:
                 if not fin[:, c].all():
                     _push_mask(self._nan[c], k0, ~fin[:, c])
         if self._ranged:
-            xs = x[:, self._ranged]
-            bad = (xs < self._lo) | (xs > self._hi)  # NaN compares False: not out of range
-            bad &= fin[:, self._ranged]
+            # every column against its range (+-inf where it has none); NaN compares False
+            bad = (x < self._lo) | (x > self._hi)
             if bad.any():
-                for j, c in enumerate(self._ranged):
-                    if bad[:, j].any():
-                        _push_mask(self._oor[c], k0, bad[:, j])
+                bad &= fin
+                for c in self._ranged:
+                    if bad[:, c].any():
+                        _push_mask(self._oor[c], k0, bad[:, c])
         for c in self._flat_cols:
             self._push_flat(c, k0, x[:, c])
 
