@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from affectstream.dsp.beats import MAX_IBI_S, MIN_IBI_S
 from affectstream.dsp.features import (
@@ -41,6 +42,10 @@ from affectstream.dsp.heart_rate import block_beats
 from affectstream.dsp.sliding_stats import SlidingMedian, SlidingRange, SlidingRuns, SlidingSums
 
 _NAN = float("nan")
+
+#: Level samples in one push from which their items are found with array operations (training
+#: and replay push many at once; a live hop brings a few, found one by one).
+BULK_LEVEL_SAMPLES = 16
 
 
 class _Cardiac:
@@ -156,47 +161,103 @@ class _Levels:
         if self.first_u is None:
             self.first_u = self.lv_u = u0
             self.last_nan = u0 - 1
-        lay = self.lay
-        if temp is not None:
+        if temp is not None and len(temp) >= BULK_LEVEL_SAMPLES:
+            tv = np.asarray(temp, dtype=np.float64)
+            ok = np.flatnonzero(np.isfinite(tv))
+            self.temp.push_many((u0 + ok).tolist(), (u0 + ok).astype(np.float64), tv[ok])
+        elif temp is not None:
             for i, t in enumerate(temp):
-                if t == t and math.isfinite(t):
+                if math.isfinite(t):
                     self.temp.push(u0 + i, u0 + i, t)
         if eda is None:
             return
+        if len(eda) >= BULK_LEVEL_SAMPLES:
+            self._push_bulk(u0, np.asarray(eda, dtype=np.float64))
+        else:
+            self._push_each(u0, eda)
+        if len(self.lv) > 4 * self.keep:
+            cut = len(self.lv) - self.keep
+            del self.lv[:cut]
+            self.lv_u += cut
+
+    def _push_bulk(self, u0: int, new: np.ndarray) -> None:
+        """:meth:`_push_each` for many samples at once (a training or replay chunk): the same
+        items, found with array operations."""
+        lay = self.lay
+        L, P, H = lay.scr_rise, lay.scr_half, lay.tonic_half
+        tail = self.lv[-self.keep :]
+        ext = np.concatenate([np.asarray(tail, dtype=np.float64), new])
+        e0 = u0 - len(tail)  # level index of ext[0]
+        m = new.size
+        us = np.arange(u0, u0 + m)
+        fin = np.isfinite(new)
+        keys = us[fin].tolist()
+        ef = new[fin]
+        self.eda.push_many(keys, us[fin].astype(np.float64), ef)
+        self.eda_range.push_many(keys, ef)
+        # rises: pairs (u - 1, u) both finite and both in this session
+        prev = ext[len(tail) - 1 : len(tail) - 1 + m] if tail else np.r_[np.nan, new[:-1]]
+        with np.errstate(invalid="ignore"):
+            d = (new - prev) * lay.level_rate
+            up = d > 0
+        up &= us - 1 >= self.first_u  # type: ignore[operator]
+        self.rise.push_many((us[up] - 1).tolist(), np.zeros(int(up.sum())), d[up])
+        # responses peaking at u - P, span [u - P - L, u] for the new u
+        r0 = max(0, len(tail) - L - P)
+        if ext.size - r0 >= L + P + 1:
+            w = sliding_window_view(ext[r0:], L + P + 1)
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(w).all(axis=1)
+                c = w[:, L]
+                peak = (c > w[:, L - P : L].max(axis=1)) & (c >= w[:, L + 1 :].max(axis=1))
+                amp = c - w[:, : L + 1].min(axis=1)
+                hit = ok & peak & (amp >= SCR_MIN_AMPLITUDE_US)
+            rows = np.flatnonzero(hit)
+            self.scr.push_many((e0 + r0 + rows).tolist(), np.zeros(rows.size), amp[rows])
+        # phasic values at u - H, tonic span [u - 2H, u]
+        r0 = max(0, len(tail) - 2 * H)
+        if ext.size - r0 >= 2 * H + 1:
+            w = sliding_window_view(ext[r0:], 2 * H + 1)
+            ok = np.flatnonzero(np.isfinite(w).all(axis=1))
+            if ok.size:
+                ph = w[ok, H] - w[ok].mean(axis=1)
+                self.phasic.push_many((e0 + r0 + ok).tolist(), np.zeros(ok.size), ph)
+        if not fin.all():
+            self.last_nan = int(us[~fin][-1])
+        self.lv.extend(new.tolist())
+
+    def _push_each(self, u0: int, eda: list[float]) -> None:
+        lay = self.lay
         L, P, H = lay.scr_rise, lay.scr_half, lay.tonic_half
         rate = lay.level_rate
         lv = self.lv
+        isfinite = math.isfinite
         for i, e in enumerate(eda):
             u = u0 + i
-            prev = lv[-1] if lv else _NAN
             lv.append(e)
-            if not math.isfinite(e):
+            if not isfinite(e):
                 self.last_nan = u
                 continue
             self.eda.push(u, u, e)
             self.eda_range.push(u, e)
-            if math.isfinite(prev):
-                d = (e - prev) * rate
+            last_nan = self.last_nan
+            base = self.lv_u
+            if last_nan < u - 1:  # the sample before is finite (and in this session)
+                d = (e - lv[u - 1 - base]) * rate
                 if d > 0:
                     self.rise.push(u - 1, 0.0, d)
-            base = self.lv_u
             a = u - P - L  # a response peaking at u - P: its span [a, u]
-            if self.last_nan < a:
-                c = lv[u - P - base]
-                left = lv[u - 2 * P - base : u - P - base]
-                right = lv[u - P + 1 - base : u + 1 - base]
-                if c > max(left) and c >= max(right):
-                    amp = c - min(lv[a - base : u - P + 1 - base])
+            if last_nan < a:
+                j = u - P - base
+                c = lv[j]
+                if c > lv[j - 1] and c > max(lv[j - P : j]) and c >= max(lv[j + 1 : j + P + 1]):
+                    amp = c - min(lv[a - base : j + 1])
                     if amp >= SCR_MIN_AMPLITUDE_US:
                         self.scr.push(a, 0.0, amp)
             a = u - 2 * H  # the phasic value at u - H: its tonic span [a, u]
-            if self.last_nan < a:
+            if last_nan < a:
                 seg = lv[a - base : u + 1 - base]
                 self.phasic.push(a, 0.0, lv[u - H - base] - math.fsum(seg) / len(seg))
-        if len(lv) > 4 * self.keep:
-            cut = len(lv) - self.keep
-            del lv[:cut]
-            self.lv_u += cut
 
     def eda_features(self, u_start: int) -> list[float]:
         for s in (self.eda, self.eda_range, self.rise, self.scr, self.phasic):

@@ -14,6 +14,8 @@ import bisect
 import math
 from collections import deque
 
+import numpy as np
+
 
 class SlidingSums:
     """Count, means, variances and the least-squares slope of pairs ``(x, y)`` in a window.
@@ -46,6 +48,23 @@ class SlidingSums:
         self._syy += dy * dy
         self._sxy += dx * dy
 
+    def push_many(self, keys: list[int], x: np.ndarray, y: np.ndarray) -> None:
+        """Add the pairs ``(x[i], y[i])`` whose evidence starts at ``keys[i]`` (increasing)."""
+        if not keys:
+            return
+        if not self._items:
+            self._rx, self._ry = float(x[0]), float(y[0])
+            self.n = 0
+            self._sx = self._sy = self._sxx = self._syy = self._sxy = 0.0
+        self._items.extend(zip(keys, x.tolist(), y.tolist(), strict=True))
+        dx, dy = x - self._rx, y - self._ry
+        self.n += len(keys)
+        self._sx += float(dx.sum())
+        self._sy += float(dy.sum())
+        self._sxx += float(np.dot(dx, dx))
+        self._syy += float(np.dot(dy, dy))
+        self._sxy += float(np.dot(dx, dy))
+
     def evict(self, key_lo: int) -> None:
         """Drop the items whose key is below ``key_lo``."""
         items = self._items
@@ -59,7 +78,7 @@ class SlidingSums:
             self._syy -= dy * dy
             self._sxy -= dx * dy
             self._removed += 1
-        if self._removed > len(items):
+        if self._removed > 2 * len(items) + 32:
             self._resum()
 
     def _resum(self) -> None:
@@ -163,6 +182,21 @@ class SlidingRange:
         for q in (self._max, self._min):
             while q and q[0][0] < key_lo:
                 q.popleft()
+
+    def push_many(self, keys: list[int], values: np.ndarray) -> None:
+        """Add ``values[i]`` whose evidence starts at ``keys[i]`` (increasing): only the values
+        no later one reaches can ever be a window's extreme, so only they enter the deques."""
+        if not keys:
+            return
+        for q, sign in ((self._max, 1.0), (self._min, -1.0)):
+            v = sign * values
+            top = float(v.max())
+            while q and sign * q[-1][1] <= top:
+                q.pop()
+            later = np.maximum.accumulate(v[::-1])[::-1]  # the largest from i on
+            keep = np.flatnonzero(v[:-1] > later[1:]).tolist() + [v.size - 1]
+            # the last of equal maxima stays (as one by one: a later equal value pops it)
+            q.extend((keys[i], float(values[i])) for i in keep)
 
     def range(self) -> float:
         """Largest minus smallest value; NaN when empty."""
