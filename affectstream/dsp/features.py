@@ -114,8 +114,11 @@ class FeatureLayout:
     tonic_half: int
 
     @classmethod
-    def of(cls, channel_names: Sequence[str], rate: float) -> FeatureLayout:
-        """The layout for these frame columns at ``rate`` Hz."""
+    def of(
+        cls, channel_names: Sequence[str], rate: float, window: int | None = None
+    ) -> FeatureLayout:
+        """The layout for these frame columns at ``rate`` Hz and windows of ``window`` frames
+        (a window shorter than :data:`TONIC_SPAN_S` takes the longest tonic span it holds)."""
         mods = [c.split(":")[0] for c in channel_names]
         ecg = mods.index("ecg") if "ecg" in mods else None
         bvp = mods.index("bvp") if "bvp" in mods else None
@@ -138,7 +141,10 @@ class FeatureLayout:
             margin=int(round(MARGIN_S * rate)),
             scr_rise=max(1, int(round(SCR_RISE_S * level_rate))),
             scr_half=max(1, int(round(SCR_PEAK_HALF_S * level_rate))),
-            tonic_half=int(TONIC_SPAN_S * level_rate) // 2,
+            tonic_half=min(
+                int(TONIC_SPAN_S * level_rate) // 2,
+                max(1, (window // step - 1) // 2) if window is not None else 1 << 30,
+            ),
         )
 
 
@@ -188,9 +194,9 @@ def eda_features(e: np.ndarray, u: np.ndarray, layout: FeatureLayout) -> list[fl
     responses (count and summed amplitude: a level sample that is the largest within
     :data:`SCR_PEAK_HALF_S` either side, risen at least :data:`SCR_MIN_AMPLITUDE_US` above the
     lowest level in the :data:`SCR_RISE_S` before it); phasic activity (std of each sample minus
-    the centred :data:`TONIC_SPAN_S` mean around it); mean rate of rise between neighbouring
-    samples (0 when it never rises). Responses and phasic values count only where their whole
-    span is inside the window and finite.
+    the centred :data:`TONIC_SPAN_S` mean around it, or the longest odd span the window holds);
+    mean rate of rise between neighbouring samples (0 when it never rises). Responses and
+    phasic values count only where their whole span is inside the window and finite.
     """
     fin = np.isfinite(e)
     if not fin.any():
@@ -253,7 +259,7 @@ def window_features(
     -------
     Shape ``(len(feature_names(channel_names)),)``; NaN where a feature cannot be computed.
     """
-    lay = FeatureLayout.of(channel_names, rate)
+    lay = FeatureLayout.of(channel_names, rate, x.shape[0])
     out: list[float] = []
     if lay.has_cardiac:
         src = None if lay.cardiac is None else x[:, lay.cardiac]

@@ -305,7 +305,7 @@ class SlidingFeatures:
         self.rate = float(rate)
         self.window = int(window)
         self.names = feature_names(self.channel_names)
-        self.layout = lay = FeatureLayout.of(self.channel_names, self.rate)
+        self.layout = lay = FeatureLayout.of(self.channel_names, self.rate, self.window)
         known = []
         if lay.has_cardiac:
             known += MODALITY_FEATURES["cardiac"]
