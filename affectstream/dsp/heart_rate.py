@@ -46,6 +46,49 @@ MARGIN_S = 1.0
 N_INTERVALS = 5
 
 
+def block_beats(
+    seg: np.ndarray, lo: int, b: int, block: int, rate: float, source: str = "bvp"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The beats of one block: those in grid frames ``[b, b + block)`` found in ``seg``.
+
+    Parameters
+    ----------
+    seg
+        Frames of the source (band-passed pulse wave or one ECG lead), shape ``(n,)``, starting
+        at grid index ``lo`` and holding the block with its context and margin; NaN allowed.
+    lo, b, block
+        Grid index of ``seg[0]``, of the block's first frame, and the block length (frames).
+    rate
+        Frame rate in Hz.
+    source
+        ``"bvp"`` or ``"ecg"``.
+
+    Returns
+    -------
+    positions, amplitudes
+        Beat positions as fractional grid indices (pulse peaks refined by a parabola), shape
+        ``(n_beats,)``, and each beat's amplitude in the source's unit: a pulse peak above the
+        lowest frame since the peak before it in ``seg`` (or since ``seg[0]``), an R peak's
+        absolute value. Empty when fewer than half the frames of ``seg`` are finite (missing
+        frames are read as 0).
+    """
+    finite = np.isfinite(seg)
+    if seg.size == 0 or finite.mean() < 0.5:
+        return np.empty(0), np.empty(0)
+    seg = np.where(finite, seg, 0.0)
+    if source == "ecg":
+        peaks = detect_r_peaks(seg, rate)
+        inside = (peaks + lo >= b) & (peaks + lo < b + block)
+        return (peaks[inside] + lo).astype(np.float64), np.abs(seg[peaks[inside]])
+    peaks = systolic_peaks(seg, rate)
+    inside = (peaks + lo >= b) & (peaks + lo < b + block)
+    if not inside.any():
+        return np.empty(0), np.empty(0)
+    troughs = np.minimum.reduceat(seg, np.concatenate(([0], peaks)))[:-1]
+    amps = seg[peaks[inside]] - troughs[inside]
+    return refine_peaks(seg, peaks[inside]) + lo, amps
+
+
 class StreamingHeartRate:
     """Heart rate (beats/min) per frame from consecutive frames of a band-passed pulse wave.
 
@@ -140,17 +183,7 @@ class StreamingHeartRate:
         lo = max(b - self.context, self._buf_k)
         hi = b + self.block + self.margin
         seg = self._buf[lo - self._buf_k : hi - self._buf_k]
-        finite = np.isfinite(seg)
-        if finite.mean() < 0.5:
-            return
-        seg = np.where(finite, seg, 0.0)
-        if self.source == "ecg":
-            peaks = detect_r_peaks(seg, self.rate)
-            pos = peaks[(peaks + lo >= b) & (peaks + lo < b + self.block)] + lo
-        else:
-            peaks = systolic_peaks(seg, self.rate)
-            inside = (peaks + lo >= b) & (peaks + lo < b + self.block)
-            pos = refine_peaks(seg, peaks[inside]) + lo
+        pos, _ = block_beats(seg, lo, b, self.block, self.rate, self.source)
         min_gap = MIN_IBI_S * self.rate
         for p in pos:
             if not self._beats or p - self._beats[-1] >= min_gap:

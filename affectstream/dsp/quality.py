@@ -159,10 +159,30 @@ def feeds_calibration(reason: str | None) -> bool:
     return reason is None or not reason.startswith(MISSING_REASON)
 
 
+#: A cardiac channel's frame counts as flat once this many seconds of frames up to it changed by
+#: at most :data:`FLAT_TOLERANCE` from one to the next.
+FLAT_MIN_S = 5.0
+
+
+def flat_frame_count(col: np.ndarray, tolerance: float, limit: int) -> int:
+    """Frames of ``col`` (shape ``(n,)``) preceded, inside ``col``, by ``limit`` frame-to-frame
+    changes of at most ``tolerance`` (a change next to a NaN frame is not one)."""
+    if col.size <= limit:
+        return 0
+    with np.errstate(invalid="ignore"):
+        moved = ~(np.abs(np.diff(col)) <= tolerance)
+    cs = np.concatenate(([0], np.cumsum(moved)))
+    return int(np.count_nonzero(cs[limit:] == cs[:-limit]))
+
+
 def window_quality(
     x: np.ndarray, channel_names: list[str], rate: float, max_missing: float = 0.1
 ) -> tuple[float, str | None]:
     """Quality of one window of frames and, when it is too poor to predict on, the reason.
+
+    Every index counts frames decided by frames inside the window, so a sliding window keeps
+    it up to date hop by hop (:class:`affectstream.dsp.sliding_quality.SlidingQuality`, what
+    sessions and training use) with the values this from-scratch computation gives.
 
     Parameters
     ----------
@@ -179,28 +199,48 @@ def window_quality(
     Returns
     -------
     quality, reason
-        Quality in [0, 1] (1 minus the worst of missing, flat-line and out-of-range fractions)
-        and None, or a reason for abstaining.
+        Quality in [0, 1] (1 minus the worst of: the share of frames missing; per cardiac
+        channel the share of frames flat for :data:`FLAT_MIN_S` before them; per channel with a
+        :data:`PLAUSIBLE_RANGE` the share of its finite frames outside it) and None, or a
+        reason for abstaining.
     """
     recorded = [c for c, name in enumerate(channel_names) if name not in DERIVED_COLUMNS]
     xr = x[:, recorded] if len(recorded) < x.shape[1] else x
+    n = x.shape[0]
     missing = float(np.isnan(xr).any(axis=1).mean()) if xr.size else 1.0
-    if missing > max_missing:
-        return 1.0 - missing, f"{MISSING_REASON} ({missing:.0%} of the window)"
-    worst, why = missing, MISSING_REASON
+    limit = max(1, int(round(FLAT_MIN_S * rate)))
+    fractions = []
     for c, name in enumerate(channel_names):
         mod = name.split(":")[0]
         col = x[:, c]
-        if mod in FLAT_TOLERANCE:
-            flat = flatline_fraction(
-                col[np.isfinite(col)], rate, min_duration_s=5.0, tolerance=FLAT_TOLERANCE[mod]
-            )
-            if flat > worst:
-                worst, why = flat, f"{name} flat line"
+        flat = oor = 0.0
+        if mod in FLAT_TOLERANCE and n:
+            flat = flat_frame_count(col, FLAT_TOLERANCE[mod], limit) / n
         if mod in PLAUSIBLE_RANGE:
-            oor = out_of_range_fraction(col[np.isfinite(col)], mod)
-            if oor > worst:
-                worst, why = oor, f"{name} out of range"
+            fin = np.isfinite(col)
+            lo, hi = PLAUSIBLE_RANGE[mod]
+            n_fin = int(fin.sum())
+            oor = float(((col[fin] < lo) | (col[fin] > hi)).sum()) / n_fin if n_fin else 0.0
+        fractions.append((flat, oor))
+    return judge_quality(missing, fractions, channel_names, max_missing)
+
+
+def judge_quality(
+    missing: float,
+    fractions: list[tuple[float, float]],
+    channel_names: list[str],
+    max_missing: float,
+) -> tuple[float, str | None]:
+    """:func:`window_quality`'s verdict from its indices: the share of frames missing and, per
+    channel, the flat and out-of-range shares."""
+    if missing > max_missing:
+        return 1.0 - missing, f"{MISSING_REASON} ({missing:.0%} of the window)"
+    worst, why = missing, MISSING_REASON
+    for name, (flat, oor) in zip(channel_names, fractions, strict=True):
+        if flat > worst:
+            worst, why = flat, f"{name} flat line"
+        if oor > worst:
+            worst, why = oor, f"{name} out of range"
     quality = 1.0 - worst
     if quality < MIN_WINDOW_QUALITY:
         return quality, f"poor signal quality: {why} ({worst:.0%} of the window)"

@@ -50,6 +50,11 @@ def fit_predict_features(
     threads against 0.1 s with one."""
     from threadpoolctl import threadpool_limits
 
+    empty = ~np.isfinite(f_train).any(axis=0)
+    if empty.any():  # a feature never known in training (scikit-learn's trees fail on it)
+        f_train, f_test = f_train.copy(), f_test.copy()
+        f_train[:, empty] = 0.0
+        f_test[:, empty] = 0.0
     with threadpool_limits(limits=1, user_api="openmp"):
         model.fit(f_train, y_train)
         proba = model.predict_proba(f_test)

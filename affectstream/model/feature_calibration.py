@@ -127,6 +127,7 @@ class FeatureCalibrator:
         self.running = RunningStats(n_features)
         self.reference = RunningStats(n_features)
         self.t_end = float("-inf")
+        self._ref_mean: np.ndarray | None = None  # the reference's mean, once it stops changing
 
     def state_dict(self) -> dict[str, Any]:
         """The person's statistics so far and the last window's end (seconds)."""
@@ -142,6 +143,7 @@ class FeatureCalibrator:
         self.running.load_state_dict(state["running"])
         self.reference.load_state_dict(state["reference"])
         self.t_end = float(state["t_end"])
+        self._ref_mean = None  # recomputed from the restored reference
 
     def partial_fit(self, features: np.ndarray, t_end: float) -> FeatureCalibrator:
         """Add one window's features ``(n_features,)`` (NaN: unknown, skipped)."""
@@ -155,6 +157,7 @@ class FeatureCalibrator:
         r = self.rule
         if r.kind == "anchored" and r.settle_s - 1e-9 <= t_end <= r.min_s + 1e-9:
             self.reference.update(features)
+            self._ref_mean = None
         return self
 
     @property
@@ -169,8 +172,13 @@ class FeatureCalibrator:
         mean, std = self.running.stats()
         if self.rule.kind == "running":
             return mean, std
-        ref_mean, _ = self.reference.stats()
-        return np.where(self.reference.count > 0, ref_mean, mean), std
+        ref = self._ref_mean
+        if ref is None:
+            ref_mean, _ = self.reference.stats()
+            ref = np.where(self.reference.count > 0, ref_mean, np.nan)
+            if self.t_end > self.rule.min_s + 1e-9:  # the reference period is over
+                self._ref_mean = ref
+        return np.where(np.isnan(ref), mean, ref), std
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """Scaled features, clipped to +-clip; NaN stays NaN (the model's fill value replaces

@@ -95,13 +95,24 @@ class FeatureEncoder:
         """True once the calibration's warm-up is over."""
         return self.calibrator.ready
 
-    def encode(self, window: np.ndarray, t_end: float, fit: bool = True) -> np.ndarray:
-        """Features of ``window`` ``(n_frames, n_channels)`` ending ``t_end`` seconds after the
-        session's first frame, added to the person's calibration (unless ``fit`` is False: a
-        window with too much missing data, see
+    def encode(
+        self, window: np.ndarray, t_end: float, k0: int = 0, fit: bool = True
+    ) -> np.ndarray:
+        """Features of ``window`` ``(n_frames, n_channels)``, whose first frame is grid index
+        ``k0``, computed from scratch, then :meth:`encode_features`."""
+        return self.encode_features(
+            window_features(window, self.channel_names, self.rate, k0=k0), t_end, fit
+        )
+
+    def encode_features(
+        self, features: np.ndarray, t_end: float, fit: bool = True
+    ) -> np.ndarray:
+        """A window's features ``(n_features,)`` (from
+        :class:`~affectstream.dsp.sliding_features.SlidingFeatures`, as sessions and training
+        compute them) ending ``t_end`` seconds after the session's first frame, added to the
+        person's calibration (unless ``fit`` is False: a window with too much missing data, see
         :func:`~affectstream.dsp.quality.feeds_calibration`), then scaled by it; shape
         ``(n_features,)``, float32, missing -> the fill value."""
-        f = window_features(window, self.channel_names, self.rate)
-        seen = f if fit else np.full_like(f, np.nan)
-        z = self.calibrator.partial_fit(seen, t_end).transform(f)
+        seen = features if fit else np.full_like(features, np.nan)
+        z = self.calibrator.partial_fit(seen, t_end).transform(features)
         return np.where(np.isnan(z), self.fill, z).astype(np.float32)

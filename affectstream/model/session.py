@@ -21,8 +21,10 @@ import numpy as np
 
 from affectstream.dsp.calibration import Calibration, RunningStats, person_stats, warmup_s
 from affectstream.dsp.preprocessor import Frames
-from affectstream.dsp.quality import feeds_calibration, window_quality
+from affectstream.dsp.quality import feeds_calibration
 from affectstream.dsp.rolling_window import RollingWindow
+from affectstream.dsp.sliding_features import SlidingFeatures
+from affectstream.dsp.sliding_quality import SlidingQuality
 from affectstream.model.feature_input import FeatureEncoder
 from affectstream.model.predictor import Predictor
 
@@ -154,6 +156,12 @@ class PersonSession:
         #: the person's output post-processing, applied to the predictions in time order
         self.outputs = predictor.output_step()
         self.buffer = RollingWindow(self.n_win, len(self.channel_names))
+        #: a feature model's window features, kept up to date frame by frame
+        self.sliding = (
+            SlidingFeatures(self.channel_names, self.rate, self.n_win) if self.features else None
+        )
+        #: the window's quality indices, kept up to date frame by frame
+        self.quality = SlidingQuality(self.channel_names, self.rate, self.n_win, self.max_missing)
         self.next_end = first_window_end(
             self.n_win, self.hop, self.n_win if self.features else self.n_base
         )
@@ -202,6 +210,10 @@ class PersonSession:
             take = min(m - pos, self.next_end - self.buffer.total)
             if self.running is not None:
                 self.running.update(x[pos : pos + take])
+            k = int(frames.k[pos])
+            if self.sliding is not None:
+                self.sliding.push(k, x[pos : pos + take])
+            self.quality.push(k, x[pos : pos + take])
             self.buffer.append(x[pos : pos + take])
             pos += take
             if self.buffer.total == self.next_end:
@@ -214,16 +226,21 @@ class PersonSession:
         return out
 
     def _cut(self) -> SessionWindow | None:
-        w = self.buffer.window(self._win)
         end = self.buffer.total
         t_end = (self.first_k + end) / self.rate  # type: ignore[operator]
-        quality, reason = window_quality(w, self.channel_names, self.rate, self.max_missing)
-        if self.features is not None:
+        if self.features is not None and self.sliding is not None:
+            # the window's frames are copied out only for features without a sliding form
+            w = self.buffer.window(self._win) if self.sliding.from_scratch else None
+            f = self.sliding.features(w)
+            quality, reason = self.quality.quality()
             # every window but those mostly missing feeds the person's calibration
-            encoded = self.features.encode(w, end / self.rate, fit=feeds_calibration(reason))
+            fit = feeds_calibration(reason)
+            encoded = self.features.encode_features(f, end / self.rate, fit)
             if end < self.n_base:
                 return None  # warm-up
             return SessionWindow(end, t_end, None if reason else encoded, quality, reason)
+        w = self.buffer.window(self._win)
+        quality, reason = self.quality.quality()
         if reason is not None or self.calibration is None:
             return SessionWindow(end, t_end, None, quality, reason or "calibrating")
         return SessionWindow(
@@ -286,8 +303,20 @@ class PersonSession:
                 f"and a hop of {theirs[2]}; this session has {mine[0]}, {mine[1]} and {mine[2]}"
             )
         self.first_k = None if state["first_k"] is None else int(state["first_k"])
-        self.buffer.resume(int(state["total"]))
+        total = int(state["total"])
         self.next_end = int(state["next_end"])
+        held = min(self.n_win, total)
+        self.buffer.resume(total - held)
+        if held and self.first_k is not None:
+            # the frames the window held are lost: they enter as missing, through the same
+            # trackers as any frame, so the window's features and quality are exactly those of
+            # a session whose last window of frames was missing
+            k0 = self.first_k + total - held
+            missing = np.full((held, len(self.channel_names)), np.nan)
+            if self.sliding is not None:
+                self.sliding.push(k0, missing)
+            self.quality.push(k0, missing)
+            self.buffer.append(missing)
         if self.running is not None and state["running"] is not None:
             self.running.load_state_dict(state["running"])
             if self.buffer.total >= self.n_base:

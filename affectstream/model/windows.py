@@ -16,9 +16,11 @@ from affectstream.dsp.calibration import (
     rest_available_from,
     stats_available_at,
 )
-from affectstream.dsp.features import feature_names, window_features
+from affectstream.dsp.features import feature_names
 from affectstream.dsp.preprocessor import Frames, Preprocessor
-from affectstream.dsp.quality import MISSING_REASON, feeds_calibration, window_quality
+from affectstream.dsp.quality import MISSING_REASON, feeds_calibration
+from affectstream.dsp.sliding_features import SlidingFeatures
+from affectstream.dsp.sliding_quality import SlidingQuality
 
 
 @dataclass
@@ -229,11 +231,15 @@ def make_windows(
         # running statistics in the order the live monitor sees the data: every frame up to the
         # window's end, every window's features up to this one
         rs_x, rs_f, seen = RunningStats(len(chans)), RunningStats(len(fnames)), 0
+        sliding = SlidingFeatures(chans, rate, n_win)  # the live session's feature path
+        quality = SlidingQuality(chans, rate, n_win, max_missing)  # and its quality path
         for a in range(0, n - n_win + 1, n_hop):
             w = frames.x[a : a + n_win]
             t0, t1 = frames.k[a] / rate, (frames.k[a + n_win - 1] + 1) / rate
-            f = window_features(w, chans, rate)
-            _, why = window_quality(w, chans, rate, max_missing)
+            sliding.push(int(frames.k[seen]), frames.x[seen : a + n_win])
+            quality.push(int(frames.k[seen]), frames.x[seen : a + n_win])
+            f = sliding.features(w)
+            _, why = quality.quality()
             f_cal = f if feeds_calibration(why) else np.full_like(f, np.nan)
             rs_x.update(frames.x[seen : a + n_win])
             seen = a + n_win

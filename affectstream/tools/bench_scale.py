@@ -2,11 +2,14 @@
 
 - compute core: N E4-like devices (BVP 64 Hz, EDA 4 Hz, TEMP 4 Hz) fed in-process in 1 s
   chunks, at the model's default hop (15 s for the packaged model); every device's new samples
-  go through its Preprocessor and rolling window, each window is encoded (a feature model's
-  window features), and all windows are predicted in one batched LiteRT call. Pinned to one core.
+  go through its Preprocessor and rolling window, a feature model's window features and every
+  window's quality are kept up to date hop by hop (``SlidingFeatures``, ``SlidingQuality``),
+  each window is encoded, and all windows are predicted in one batched LiteRT call. Pinned to
+  one core.
 - the obvious way, in the same run: each hop and device, ``sosfiltfilt`` over the whole 60 s
   window, ``resample_poly`` onto the model grid, then the same kind of model in its training
-  library: window features and scikit-learn ``predict_proba`` for a feature model, a Keras
+  library: the window's features from scratch (``window_features``: every beat block of the
+  window read again) and scikit-learn ``predict_proba`` for a feature model, a Keras
   ``model.predict`` of the float CNN for a frame model.
 - memory: RSS growth from 100 to 1,000 devices, divided by 900.
 - replay: a one-hour E4 recording through DSP and model, offline (`affectstream evaluate`'s path).

@@ -13,7 +13,7 @@ from affectstream.dsp.beats import (
     score_beats,
     systolic_peaks,
 )
-from affectstream.dsp.features import pulse_amplitudes
+from affectstream.dsp.heart_rate import block_beats
 
 
 def test_r_peaks_on_mitdb_100_match_the_cardiologists(mitdb_100):
@@ -91,9 +91,13 @@ def test_systolic_peaks_of_silence_or_a_short_signal_are_none():
 
 
 def test_pulse_amplitude_is_peak_above_the_trough_since_the_last_peak():
-    y = np.array([0.0, 2.0, -1.0, 0.5, 3.0, 1.0, -2.0, 1.5])
-    np.testing.assert_allclose(pulse_amplitudes(y, np.array([1, 4, 7])), [4.0, 3.5])
-    assert pulse_amplitudes(y, np.array([4])).size == 0
+    fs = 32.0
+    t = np.arange(int(10 * fs)) / fs
+    y = np.sin(2 * np.pi * t) * np.where(t < 5, 1.0, 2.0)  # 1 Hz, amplitude doubles at 5 s
+    pos, amp = block_beats(y, 100, 100 + 4 * 32, 5 * 32, fs)  # the beats in 4 s to 9 s
+    assert pos.size == 5 and np.all((pos >= 228) & (pos < 388))
+    np.testing.assert_allclose(amp, [2.0, 3.0, 4.0, 4.0, 4.0], atol=0.02)  # trough to peak
+    assert block_beats(np.full(320, np.nan), 0, 128, 160, fs)[0].size == 0
 
 
 def test_pulse_heart_rate_agrees_with_the_e4s_own(stress_predict):

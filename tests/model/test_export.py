@@ -68,7 +68,9 @@ def test_a_feature_model_trained_on_other_features_is_not_exported(reduced_run, 
     assert params["features_version"] == FEATURES_VERSION
     params["features_version"] = FEATURES_VERSION - 1
     (old / "logreg.json").write_text(json.dumps(params))
-    with pytest.raises(ValueError, match="features of version 1; .*train again"):
+    with pytest.raises(
+        ValueError, match=f"features of version {FEATURES_VERSION - 1}; .*train again"
+    ):
         export_bundle(old, tmp_path / "m.afb", model="logreg", check=False, progress=None)
 
 

@@ -165,7 +165,12 @@ def test_rest_calibration_uses_the_baseline_and_the_rest_periods_ended_before_th
     fr = Preprocessor(E4_CONFIG).process_recording(rec)
     rate, n_win, n_hop = fr.rate, 60 * 32, 20 * 32
     starts = np.arange(0, len(fr) - n_win + 1, n_hop)
-    feats = np.array([window_features(fr.x[a : a + n_win], ws.channel_names, rate) for a in starts])
+    feats = np.array(
+        [
+            window_features(fr.x[a : a + n_win], ws.channel_names, rate, k0=int(fr.k[a]))
+            for a in starts
+        ]
+    )
     rule = check_rule({"kind": "rest", "labels": ["rest"]})
     rows = warm_rows(ws, rule)
     assert rows.size and ws.t_end[rows].min() >= 300.0
