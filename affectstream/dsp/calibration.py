@@ -357,7 +357,8 @@ class Calibration:
         if self.fill is not None:
             z = np.where(np.isnan(z), self.fill, z)
         z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
-        return np.clip(z, -self.clip, self.clip, out=z)
+        out: np.ndarray = np.clip(z, -self.clip, self.clip, out=z)
+        return out
 
 
 def _amplitude_mask(channel_names: Sequence[str]) -> np.ndarray:

@@ -123,6 +123,7 @@ class FeatureLayout:
         mods = [c.split(":")[0] for c in channel_names]
         ecg = mods.index("ecg") if "ecg" in mods else None
         bvp = mods.index("bvp") if "bvp" in mods else None
+        cardiac: int | None
         if ecg is not None and rate >= 100:
             cardiac, source = ecg, "ecg"
         else:

@@ -306,7 +306,7 @@ class SlidingFeatures:
         self.window = int(window)
         self.names = feature_names(self.channel_names)
         self.layout = lay = FeatureLayout.of(self.channel_names, self.rate, self.window)
-        known = []
+        known: list[str] = []
         if lay.has_cardiac:
             known += MODALITY_FEATURES["cardiac"]
         if lay.eda is not None:

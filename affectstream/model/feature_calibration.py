@@ -184,8 +184,8 @@ class FeatureCalibrator:
         """Scaled features, clipped to +-clip; NaN stays NaN (the model's fill value replaces
         it). Shape as given, ``(n_features,)`` or ``(n, n_features)``."""
         centre, scale = self.centre_scale()
-        z = (np.asarray(features, dtype=np.float64) - centre) / scale
-        return np.clip(z, -self.rule.clip, self.rule.clip)
+        z: np.ndarray = (np.asarray(features, dtype=np.float64) - centre) / scale
+        return np.clip(z, -self.rule.clip, self.rule.clip, out=z)
 
     def step(self, features: np.ndarray, t_end: float) -> np.ndarray:
         """:meth:`partial_fit` then :meth:`transform` of the same window."""

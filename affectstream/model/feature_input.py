@@ -31,7 +31,7 @@ def input_kind(metadata: Mapping[str, Any]) -> str:
             f"model input kind {kind!r} is unknown to this affectstream (it knows "
             f"{', '.join(INPUT_KINDS)}); upgrade affectstream or re-export the model"
         )
-    return kind
+    return str(kind)
 
 
 def check_feature_input(metadata: Mapping[str, Any], channel_names: Sequence[str]) -> list[str]:
@@ -95,18 +95,14 @@ class FeatureEncoder:
         """True once the calibration's warm-up is over."""
         return self.calibrator.ready
 
-    def encode(
-        self, window: np.ndarray, t_end: float, k0: int = 0, fit: bool = True
-    ) -> np.ndarray:
+    def encode(self, window: np.ndarray, t_end: float, k0: int = 0, fit: bool = True) -> np.ndarray:
         """Features of ``window`` ``(n_frames, n_channels)``, whose first frame is grid index
         ``k0``, computed from scratch, then :meth:`encode_features`."""
         return self.encode_features(
             window_features(window, self.channel_names, self.rate, k0=k0), t_end, fit
         )
 
-    def encode_features(
-        self, features: np.ndarray, t_end: float, fit: bool = True
-    ) -> np.ndarray:
+    def encode_features(self, features: np.ndarray, t_end: float, fit: bool = True) -> np.ndarray:
         """A window's features ``(n_features,)`` (from
         :class:`~affectstream.dsp.sliding_features.SlidingFeatures`, as sessions and training
         compute them) ending ``t_end`` seconds after the session's first frame, added to the
