@@ -33,7 +33,6 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "__version__",
     "Daemon",
     "Monitor",
     "Predictor",
@@ -41,6 +40,7 @@ __all__ = [
     "Recording",
     "Signal",
     "TrainConfig",
+    "__version__",
     "export_bundle",
     "load_config",
     "load_recordings",

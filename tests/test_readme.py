@@ -30,7 +30,7 @@ def test_the_python_api_examples_run(tmp_path, capsys):
     try:
         namespace: dict = {}
         for block in blocks:
-            exec(compile(block, "README.md (Python API)", "exec"), namespace)  # noqa: S102
+            exec(compile(block, "README.md (Python API)", "exec"), namespace)
     finally:
         os.chdir(cwd)
     out = capsys.readouterr().out

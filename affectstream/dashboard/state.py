@@ -6,6 +6,7 @@ minute (and a hop) of raw signal. No web code: feeds call :meth:`DashboardState.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -114,7 +115,7 @@ class RawTrace:
             bins = points // 2
             edges = np.linspace(0, len(ts), bins + 1).astype(int)
             idx: list[int] = []
-            for a, b in zip(edges[:-1], edges[1:], strict=True):
+            for a, b in itertools.pairwise(edges):
                 if b <= a:
                     continue
                 seg = xs[a:b, 0]

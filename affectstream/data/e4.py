@@ -90,7 +90,7 @@ def read_e4_csv(path: str | Path, *, max_nan_s: float = 1.0) -> tuple[float, flo
     """
     fast = _read_e4_fast(path)
     if fast is not None:
-        start, rate, data = fast
+        _start, rate, data = fast
         for j in range(data.shape[1]):
             check_nan_runs(
                 path, data[:, j], rate, column=f"column {j + 1}", first_line=3, max_nan_s=max_nan_s

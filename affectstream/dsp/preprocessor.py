@@ -300,8 +300,8 @@ class Preprocessor:
             raise ValueError("preprocessor config needs a non-empty 'modalities' list")
         seen = set()
         out = []
-        for m in mods:
-            m = dict(m)
+        for spec in mods:
+            m = dict(spec)
             name = m.get("name")
             if not name:
                 raise ValueError(f"modality entry {m} needs a 'name' (ecg, eda, temp, bvp, ...)")
@@ -337,8 +337,8 @@ class Preprocessor:
             out.append(m)
         cfg["modalities"] = out
         derived = []
-        for d in cfg.get("derived") or []:
-            d = dict(d)
+        for spec in cfg.get("derived") or []:
+            d = dict(spec)
             name, source = d.get("name"), d.get("source")
             if name not in DERIVED_CHANNELS:
                 raise ValueError(

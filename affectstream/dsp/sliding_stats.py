@@ -24,7 +24,7 @@ class SlidingSums:
     so a time axis counted from the session's start does not cost precision.
     """
 
-    __slots__ = ("_items", "_removed", "_rx", "_ry", "n", "_sx", "_sy", "_sxx", "_syy", "_sxy")
+    __slots__ = ("_items", "_removed", "_rx", "_ry", "_sx", "_sxx", "_sxy", "_sy", "_syy", "n")
 
     def __init__(self) -> None:
         self._items: deque[tuple[int, float, float]] = deque()
@@ -194,7 +194,7 @@ class SlidingRange:
             while q and sign * q[-1][1] <= top:
                 q.pop()
             later = np.maximum.accumulate(v[::-1])[::-1]  # the largest from i on
-            keep = np.flatnonzero(v[:-1] > later[1:]).tolist() + [v.size - 1]
+            keep = [*np.flatnonzero(v[:-1] > later[1:]).tolist(), v.size - 1]
             # the last of equal maxima stays (as one by one: a later equal value pops it)
             q.extend((keys[i], float(values[i])) for i in keep)
 

@@ -3,6 +3,7 @@ confusion matrices and a permutation test that respects time order."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -171,7 +172,7 @@ def recall_by_age(
     bounds = [*edges, np.inf]
     rows = []
     for c, name in enumerate(classes):
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             m = (y == c) & (age_s >= lo) & (age_s < hi)
             if m.any():
                 rows.append(

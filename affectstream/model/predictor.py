@@ -5,6 +5,7 @@ Imports numpy and a TFLite runtime only: never TensorFlow (unless nothing else i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -187,10 +188,8 @@ class Predictor:
         inp = self._interp.get_input_details()[0]
         out = self._interp.get_output_details()[0]
         ops: list[str] = []
-        try:
+        with contextlib.suppress(Exception):  # a runtime without the private helper: no list
             ops = sorted({d["op_name"] for d in self._interp._get_ops_details()})
-        except Exception:  # pragma: no cover - runtime without the private helper
-            pass
 
         def tensor(d: dict[str, Any]) -> dict[str, Any]:
             return {

@@ -185,11 +185,11 @@ def _learning_curve(report: dict[str, Any]) -> list[str]:
         "| model | training subjects | balanced accuracy | sd | subsets |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for r in curve:
-        lines.append(
-            f"| {MODEL_TITLES.get(r['model'], r['model'])} | {r['n_subjects']} | "
-            f"{_fmt(r['balanced_accuracy'])} | {_fmt(r['sd'])} | {r['repeats']} |"
-        )
+    lines.extend(
+        f"| {MODEL_TITLES.get(r['model'], r['model'])} | {r['n_subjects']} | "
+        f"{_fmt(r['balanced_accuracy'])} | {_fmt(r['sd'])} | {r['repeats']} |"
+        for r in curve
+    )
     lines.append("")
     for m in dict.fromkeys(r["model"] for r in curve):
         rows = [r for r in curve if r["model"] == m]

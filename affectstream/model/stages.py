@@ -29,7 +29,7 @@ def run_stage(
     t0 = time.perf_counter()
     try:
         out = fn()
-    except Exception as exc:  # a late stage must not take the finished ones with it
+    except Exception as exc:  # noqa: BLE001 - a late stage must not take the finished ones with it
         errors.append(
             {
                 "stage": name,

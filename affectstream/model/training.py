@@ -289,8 +289,8 @@ def ablation_rules(ws: WindowSet, rule: dict[str, Any]) -> list[dict[str, Any]]:
         rules.append(rest)
     rules.append({"kind": "subject"})
     out: list[dict[str, Any]] = []
-    for r in [*rules, rule]:
-        r = check_rule(r)
+    for given in [*rules, rule]:
+        r = check_rule(given)
         if r not in out:
             out.append(r)
     return out

@@ -21,6 +21,7 @@ process's offset from LSL to Unix time (:func:`affectstream.stream.clock.lsl_uni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -105,10 +106,8 @@ def pull_chunk(inlet: Any, buf: np.ndarray | None, n_ch: int) -> tuple[np.ndarra
         x = np.full((len(ts), n_ch), np.nan)
         for i, row in enumerate(rows):
             for j, v in enumerate(row):
-                try:
+                with contextlib.suppress(TypeError, ValueError):
                     x[i, j] = float(v)
-                except (TypeError, ValueError):
-                    pass
         return x, np.asarray(ts, dtype=np.float64)
     _, ts = inlet.pull_chunk(timeout=0.0, max_samples=buf.shape[0], dest_obj=buf)
     n = len(ts)
@@ -125,10 +124,9 @@ class _Inlet:
         # vanished outlet; we drop the inlet on LostError and re-resolve instead
         self.inlet = pylsl.StreamInlet(info, max_buflen=max_buflen_s, recover=False)
         self.inlet.open_stream(timeout=5.0)
-        try:
-            info = self.inlet.info(timeout=5.0)  # with desc: channel labels, device
-        except Exception:  # noqa: BLE001 - keep the short info; labels and device may be missing
-            pass
+        # with desc: channel labels, device; on failure keep the short info (they may be missing)
+        with contextlib.suppress(Exception):
+            info = self.inlet.info(timeout=5.0)
         self.info = info
         self.uid = info.uid()
         self.name = info.name()
@@ -317,7 +315,7 @@ class LslSource:
                     )
                     self.problems.count("lsl_lost")
                     self.inlets.pop(inl.key, None)
-                except Exception as exc:  # noqa: BLE001 - one bad stream must not stop the rest
+                except Exception as exc:
                     log.exception("pull %s", inl.name)
                     self.problems.bad("lsl_pull_errors", inl.device, f"{inl.name}: {exc}")
             await asyncio.sleep(self.poll_s)

@@ -182,10 +182,8 @@ class MqttLink:
             finally:
                 self._client = None
                 self.connected.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, 1.0)  # a returning broker is found within about a second
 
     async def _handle(self, msg: Any) -> None:

@@ -19,6 +19,7 @@ convention (:mod:`affectstream.data.markers`); the raw markers are kept in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -300,10 +301,8 @@ async def record_until(
                 stop.set()
                 break
             recorder.flush()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(0.5, recorder.flush_s))
-            except TimeoutError:
-                pass
             for t in tasks:
                 if t.done() and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]

@@ -6,6 +6,7 @@ markers included."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -108,7 +109,7 @@ async def publish_xdf_lsl(
         bounds: Sequence[int] = (
             np.unique(np.r_[0, edges, st.n_samples]).tolist() if st.n_samples else []
         )
-        for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+        for a, b in itertools.pairwise(bounds):
             if b > a:
                 chunks.append((float(rel[b - 1]), i, int(a), int(b)))
     chunks.sort()

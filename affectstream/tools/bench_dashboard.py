@@ -12,6 +12,7 @@ arrival at the server -> painted in the page, and the server's CPU (user + syste
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -75,10 +76,8 @@ async def _publish(port: int, n: int, hop_s: float, raw: bool, stop: asyncio.Eve
             seq += 1
             k += 1
             t_next += 1.0
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.0, t_next - time.time()))
-            except TimeoutError:
-                pass
     return sent
 
 
@@ -191,7 +190,7 @@ def run_dashboard_bench(
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(exe).exists():
         raise RuntimeError("bench dashboard needs mosquitto: apt-get install -y mosquitto")
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         conf = Path(tmp) / "mosquitto.conf"
@@ -204,8 +203,7 @@ def run_dashboard_bench(
         )
         try:
             _wait_port(port)
-            for n in devices:
-                rows.append(_one(n, seconds, hop_s, raw, port))
+            rows.extend(_one(n, seconds, hop_s, raw, port) for n in devices)
         finally:
             broker.terminate()
             broker.wait(5)

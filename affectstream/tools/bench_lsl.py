@@ -197,6 +197,7 @@ def run_lsl_bench(n: int = 30, seconds: float = 20.0) -> dict[str, Any]:
                     ],
                     env=env,
                     capture_output=True,
+                    check=False,
                     text=True,
                     timeout=seconds + 500,
                 )

@@ -231,11 +231,11 @@ def format_scale_table(r: dict[str, Any]) -> str:
         f"{r['compute'][0]['input']} model, batched LiteRT inference ({r['cpu']}):",
         f"{'devices':>8}{'hop p50 ms':>12}{'hop p99 ms':>12}{'us/device-hop':>15}{'real time':>11}",
     ]
-    for c in r["compute"]:
-        lines.append(
-            f"{c['devices']:>8}{c['hop_ms_p50']:>12.1f}{c['hop_ms_p99']:>12.1f}"
-            f"{c['us_per_device_hop']:>15.1f}{'yes' if c['real_time'] else 'NO':>11}"
-        )
+    lines.extend(
+        f"{c['devices']:>8}{c['hop_ms_p50']:>12.1f}{c['hop_ms_p99']:>12.1f}"
+        f"{c['us_per_device_hop']:>15.1f}{'yes' if c['real_time'] else 'NO':>11}"
+        for c in r["compute"]
+    )
     ob = r["obvious"]
     if "skipped" in ob:
         lines.append(f"obvious way: skipped ({ob['skipped']})")

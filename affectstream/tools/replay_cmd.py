@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--broker {args.broker!r}: write HOST:PORT, e.g. 127.0.0.1:1883")
     broker = BrokerConfig(host=host, port=int(port))
     ends: dict[str, float] = {}  # each device's last published time (s)
-    for rec in load_from_args(args.path, args):
+    for loaded in load_from_args(args.path, args):
+        rec = loaded
         device = args.device or rec.subject or rec.name
         if device in ends and rec.start_time < ends[device]:
             # one person's records of a long table each start at 0 s: publish them back to back

@@ -59,7 +59,7 @@ def test_csv_folder_with_mixed_columns_names_the_file_and_what_to_do(tmp_path):
 def test_a_csv_with_several_people_says_to_split_it(tmp_path):
     f = tmp_path / "all.csv"
     f.write_text("time,eda,subject\n0,1,a\n0.25,1,a\n0.5,1,b\n")
-    with pytest.raises(RecordingFormatError, match="holds 2 subjects.*one file per person"):
+    with pytest.raises(RecordingFormatError, match=r"holds 2 subjects.*one file per person"):
         load_recordings(f)
 
 
@@ -88,7 +88,7 @@ def test_plain_numpy_npz_is_named_as_such(tmp_path):
 def test_a_folder_of_several_kinds_asks_for_one(tmp_path, excerpt):
     person_csv(tmp_path / "a.csv", "a")
     save_npz(excerpt.slice_time(excerpt.start_time, excerpt.start_time + 60), tmp_path / "b.npz")
-    with pytest.raises(RecordingFormatError, match="several kinds: 1 csv.*1 npz.*--format"):
+    with pytest.raises(RecordingFormatError, match=r"several kinds: 1 csv.*1 npz.*--format"):
         load_recordings(tmp_path)
     assert len(load_recordings(tmp_path, fmt="time-csv")) == 1
 

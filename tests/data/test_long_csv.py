@@ -43,7 +43,7 @@ def test_label_changing_inside_a_record_names_the_row(tmp_path):
     lines = f.read_text().splitlines()
     lines[100] = lines[100].replace("anger", "fear")
     f.write_text("\n".join(lines) + "\n")
-    with pytest.raises(RecordingFormatError, match="label changes.*inside record 0") as err:
+    with pytest.raises(RecordingFormatError, match=r"label changes.*inside record 0") as err:
         load_recordings(f, record_length=600, fs=300.0)
     assert "line 101" in str(err.value)
 

@@ -35,7 +35,7 @@ def test_time_csv_regular_and_irregular(tmp_path):
 def test_time_csv_going_backwards_names_the_row(tmp_path):
     f = tmp_path / "b.csv"
     f.write_text("time,eda\n0,1\n0.25,1\n0.2,1\n")
-    with pytest.raises(RecordingFormatError, match="line 4.*must increase"):
+    with pytest.raises(RecordingFormatError, match=r"line 4.*must increase"):
         load_recordings(f)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -105,10 +106,8 @@ def test_a_flipped_byte_anywhere_is_a_bundle_error_or_harmless(tmp_path):
         bad = bytearray(data)
         bad[i] ^= 0xFF
         p.write_bytes(bytes(bad))
-        try:
+        with contextlib.suppress(BundleError):
             read_bundle(p)
-        except BundleError:
-            pass
 
 
 def test_truncated_and_foreign_files(tmp_path):
@@ -142,7 +141,9 @@ def test_runtime_never_imports_tensorflow():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=False, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -9,14 +9,14 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("sklearn")
 
-from affectstream.dsp.features import FEATURES_VERSION  # noqa: E402
-from affectstream.dsp.preprocessor import Preprocessor  # noqa: E402
-from affectstream.model import baselines  # noqa: E402
-from affectstream.model.calibrated import feature_inputs, warm_rows  # noqa: E402
-from affectstream.model.export import choose_model, export_bundle, logreg_keras  # noqa: E402
-from affectstream.model.offline import predict_recording  # noqa: E402
-from affectstream.model.predictor import Predictor  # noqa: E402
-from affectstream.model.windows import make_windows  # noqa: E402
+from affectstream.dsp.features import FEATURES_VERSION
+from affectstream.dsp.preprocessor import Preprocessor
+from affectstream.model import baselines
+from affectstream.model.calibrated import feature_inputs, warm_rows
+from affectstream.model.export import choose_model, export_bundle, logreg_keras
+from affectstream.model.offline import predict_recording
+from affectstream.model.predictor import Predictor
+from affectstream.model.windows import make_windows
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -38,7 +38,7 @@ def test_choose_model_explains_a_model_training_did_not_save(tmp_path):
     meta["exportable"]["logreg"] = {"cv_balanced_accuracy": 0.5, "nested": True}
     assert choose_model(tmp_path, meta, "best") == "logreg"
     del meta["exportable"]["logreg"]
-    with pytest.raises(FileNotFoundError, match="saved no logreg model.*running calibration"):
+    with pytest.raises(FileNotFoundError, match=r"saved no logreg model.*running calibration"):
         choose_model(tmp_path, meta, "logreg")
     with pytest.raises(ValueError, match="use one of best, cnn, logreg"):
         choose_model(tmp_path, meta, "forest")

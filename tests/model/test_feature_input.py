@@ -44,7 +44,7 @@ def test_features_computed_another_way_under_the_same_names_are_refused():
     check_feature_input(_meta(), CHANNELS)
     meta = _meta()
     del meta["input"]["features_version"]  # bundles from before versions: version 1
-    with pytest.raises(ValueError, match="features of version 1; .* computes version 3"):
+    with pytest.raises(ValueError, match=r"features of version 1; .* computes version 3"):
         check_feature_input(meta, CHANNELS)
 
 

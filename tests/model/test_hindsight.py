@@ -5,10 +5,10 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn.metrics import roc_auc_score  # noqa: E402
+from sklearn.metrics import roc_auc_score
 
-from affectstream.dsp.calibration import PROB_FLOOR  # noqa: E402
-from affectstream.model.hindsight import (  # noqa: E402
+from affectstream.dsp.calibration import PROB_FLOOR
+from affectstream.model.hindsight import (
     best_threshold_predictions,
     hindsight_figures,
     person_centred,

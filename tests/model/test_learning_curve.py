@@ -5,15 +5,15 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from affectstream.dsp.calibration import centre_outputs  # noqa: E402
-from affectstream.model.baselines import fit_predict_features, logistic_regression  # noqa: E402
-from affectstream.model.learning_curve import (  # noqa: E402
+from affectstream.dsp.calibration import centre_outputs
+from affectstream.model.baselines import fit_predict_features, logistic_regression
+from affectstream.model.learning_curve import (
     REPEATS,
     Serving,
     learning_curve,
     subject_counts,
 )
-from affectstream.model.metrics import balanced_accuracy  # noqa: E402
+from affectstream.model.metrics import balanced_accuracy
 
 
 def people(n_subjects: int, per: int = 40, seed: int = 0):

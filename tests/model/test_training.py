@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("sklearn")
 
-from affectstream.data.simulate import simulate_seed_layout  # noqa: E402
-from affectstream.model.train_config import REDUCED, TrainConfig  # noqa: E402
-from affectstream.model.training import run_training  # noqa: E402
+from affectstream.data.simulate import simulate_seed_layout
+from affectstream.model.train_config import REDUCED, TrainConfig
+from affectstream.model.training import run_training
 
 
 @pytest.mark.slow
@@ -184,7 +184,7 @@ def test_rest_calibration_takes_the_rest_like_labels_or_says_which_to_name():
     rule = resolve_rule({"kind": "rest"}, [rec("stress", "Non-Stress")], True)
     assert rule["labels"] == ["Non-Stress"] and rule["baseline_s"] == 300.0
     assert resolve_rule({"kind": "rest", "labels": ["b"]}, [rec("a", "b")], True)["labels"] == ["b"]
-    with pytest.raises(ValueError, match="calibration.labels"):
+    with pytest.raises(ValueError, match=r"calibration.labels"):
         resolve_rule({"kind": "rest"}, [rec("anger", "fear")], True)
     assert resolve_rule(None, [rec("a")], False) == {
         "kind": "subject",

@@ -203,7 +203,7 @@ def test_rest_calibration_of_no_context_windows_is_empty_not_an_error():
 
 
 def test_rest_calibration_needs_rest_labels_among_the_classes(windows):
-    with pytest.raises(ValueError, match="calibration.labels"):
+    with pytest.raises(ValueError, match=r"calibration.labels"):
         make_windows([fake_subject("s0", 1)], E4_CONFIG, rest_labels=["calm"])
     with pytest.raises(ValueError, match="rest_labels"):  # windows cut without them
         calibrated_features(windows, np.arange(3), {"kind": "rest", "labels": ["rest"]})

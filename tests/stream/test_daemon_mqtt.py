@@ -188,6 +188,7 @@ def test_run_check_validates_configs(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "affectstream", "run", "--config", str(good), "--check"],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )
@@ -197,6 +198,7 @@ def test_run_check_validates_configs(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "affectstream", "run", "--config", str(bad), "--check"],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )
@@ -206,6 +208,7 @@ def test_run_check_validates_configs(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "affectstream", "run", "--config", str(secret), "--check"],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )
@@ -222,6 +225,7 @@ def test_run_check_validates_configs(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "affectstream", "run", "--config", str(cfg), "--check"],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )
@@ -285,6 +289,7 @@ def test_cli_daemon_fed_by_cli_replay_read_by_mosquitto_sub(broker, tmp_path):
                 f"127.0.0.1:{broker.port}",
             ],
             capture_output=True,
+            check=False,
             text=True,
             timeout=60,
         )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -131,6 +132,7 @@ def _save(rec):
 
     from affectstream.data import save_npz
 
-    path = tempfile.NamedTemporaryFile(suffix=".npz", delete=False).name
+    fd, path = tempfile.mkstemp(suffix=".npz")
+    os.close(fd)
     save_npz(rec, path)
     return path

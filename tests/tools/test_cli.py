@@ -27,7 +27,11 @@ SUBCOMMANDS = [
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "affectstream", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "affectstream", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
     )
 
 

@@ -43,7 +43,7 @@ def trained(stress_predict, tmp_path_factory) -> tuple[Path, Path, Path]:
 
 
 def test_folder_of_per_person_csvs_trains_subject_wise_on_hr(trained):
-    folder, out, bundle = trained
+    _folder, out, bundle = trained
     report = json.loads((out / "report.json").read_text())
     assert report["errors"] == []
     assert report["dataset"]["channels"] == ["eda", "temp", "hr"]

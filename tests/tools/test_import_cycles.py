@@ -42,7 +42,8 @@ def import_graph(root: Path = PKG) -> dict[str, set[str]]:
                 ]
             else:
                 continue
-            for n in names:
+            for name in names:
+                n = name
                 while n and n not in files:  # a name inside a module: the module
                     n = n.rpartition(".")[0]
                 if n and n != mod:
@@ -61,7 +62,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for d in sorted(graph.get(m, ())):
             if state.get(d) == 1:
-                return stack[stack.index(d) :] + [d]
+                return [*stack[stack.index(d) :], d]
             if d not in state and (c := visit(d)) is not None:
                 return c
         stack.pop()
@@ -76,7 +77,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_has_no_import_cycle():
     graph = import_graph()
-    assert "affectstream.stream.daemon" in graph and graph["affectstream.stream.daemon"]
+    assert graph.get("affectstream.stream.daemon")
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
