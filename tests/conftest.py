@@ -44,63 +44,24 @@ def excerpt() -> Recording:
 
 
 # ---- real servers: mosquitto on a free loopback port, LSL isolated to this machine ----------
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from affectstream.tools.local_broker import LocalMosquitto, free_port  # noqa: E402, F401
+from affectstream.tools.local_broker import wait_port as wait_for_port  # noqa: E402, F401
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+class Broker(LocalMosquitto):
+    """The benchmarks' mosquitto (:class:`affectstream.tools.local_broker.LocalMosquitto`),
+    started at once; the test is skipped where mosquitto is not installed."""
 
-
-class Broker:
-    """A mosquitto process on 127.0.0.1:port, started and stopped by PID."""
-
-    def __init__(self, tmp: Path, port: int | None = None, extra: str = "") -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
-        self.exe = exe
-        self.port = port or free_port()
-        self.conf = tmp / f"mosquitto-{self.port}.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            f"{'' if 'persistence' in extra else 'persistence false' + chr(10)}"
-            f"set_tcp_nodelay true\n{extra}"
-        )
-        self.proc: subprocess.Popen | None = None
+    def __init__(
+        self, tmp: Path, port: int | None = None, extra: str = "", persistent: bool = False
+    ) -> None:
+        try:
+            super().__init__(tmp, port=port, persistent=persistent, extra=extra)
+        except RuntimeError as exc:
+            pytest.skip(str(exc))
         self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from affectstream.stream.payload import emotion_topic, encode_chunk, raw_topic
+from affectstream.tools.local_broker import LocalMosquitto
 from affectstream.tools.local_broker import free_port as _free_port
 from affectstream.tools.local_broker import wait_port as _wait_port
 
@@ -187,26 +188,13 @@ def run_dashboard_bench(
     raw: bool = True,
 ) -> dict[str, Any]:
     """Start mosquitto; for each device count a dashboard, a feed and a page; stop them all."""
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(exe).exists():
-        raise RuntimeError("bench dashboard needs mosquitto: apt-get install -y mosquitto")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "set_tcp_nodelay true\n"
-        )
-        broker = subprocess.Popen(
-            [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        broker = LocalMosquitto(tmp).start()
         try:
-            _wait_port(port)
-            rows.extend(_one(n, seconds, hop_s, raw, port) for n in devices)
+            rows.extend(_one(n, seconds, hop_s, raw, broker.port) for n in devices)
         finally:
-            broker.terminate()
-            broker.wait(5)
+            broker.stop()
     return {
         "what": f"dashboard server + headless Chromium, loopback mosquitto; per device a record "
         f"every {hop_s:g} s" + (" and E4 raw samples (3 topics, 1 s chunks)" if raw else ""),

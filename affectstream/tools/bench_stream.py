@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import numpy as np
 
 from affectstream.dsp.calibration import warmup_s
 from affectstream.stream.payload import emotion_topic, encode_chunk, raw_topic
-from affectstream.tools.local_broker import free_port, wait_port
+from affectstream.tools.local_broker import LocalMosquitto
 
 
 def _signals(seconds: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -98,29 +97,18 @@ async def _measure(port: int, hops: int, model_baseline_s: float) -> list[float]
 
 def run_stream_bench(hops: int = 300, model: str = "default") -> dict[str, Any]:
     """Start mosquitto and a daemon, measure ``hops`` predictions, stop both."""
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(exe).exists():
-        raise RuntimeError("bench stream needs mosquitto: apt-get install -y mosquitto")
     from affectstream.model.predictor import Predictor
 
     pred = Predictor(model)
     base = warmup_s(pred.calibration_rule)  # no inference before it
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "set_tcp_nodelay true\n"
-        )
-        broker = subprocess.Popen(
-            [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        broker = LocalMosquitto(tmp).start()
+        port = broker.port
         daemon = None
         try:
-            wait_port(port)
             cfg = Path(tmp) / "monitor.toml"
             cfg.write_text(
-                f'model = "{model}"\nhop_s = 1.0\nlog_interval_s = 3600\n'
+                f'model = "{model}"\nhop_s = 1.0\nlog_interval_s = 3600\nstate_dir = "none"\n'
                 f'[broker]\nhost = "127.0.0.1"\nport = {port}\n'
                 '[[source]]\nkind = "mqtt"\n[[sink]]\nkind = "mqtt"\n'
             )
@@ -145,8 +133,7 @@ def run_stream_bench(hops: int = 300, model: str = "default") -> dict[str, Any]:
             if daemon is not None:
                 daemon.send_signal(signal.SIGTERM)
                 daemon.wait(10)
-            broker.terminate()
-            broker.wait(5)
+            broker.stop()
     a = np.array(lat)
     return {
         "what": "publish of the chunk completing a hop -> prediction at a subscriber; one E4-like "

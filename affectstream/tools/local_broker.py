@@ -61,9 +61,9 @@ class LocalMosquitto:
         self.exe = exe
         self.workdir = Path(workdir)
         self.port = free_port() if port is None else port
-        db = self.workdir / "mosquitto-db"
+        db = self.workdir / f"mosquitto-db-{self.port}"
         db.mkdir(parents=True, exist_ok=True)
-        self.conf = self.workdir / "mosquitto.conf"
+        self.conf = self.workdir / f"mosquitto-{self.port}.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
             + (

@@ -28,9 +28,7 @@ def test_disk_spool_keeps_order_across_restarts(tmp_path):
 
 
 def test_broker_restart_mid_stream_loses_no_prediction(tmp_path, excerpt):
-    store = tmp_path / "broker-db"
-    store.mkdir()
-    broker = Broker(tmp_path, extra=f"persistence true\npersistence_location {store}/\n")
+    broker = Broker(tmp_path, persistent=True)
     rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 900)
     save_npz(rec, tmp_path / "rec.npz")
     # samples come in over MQTT (device "wrist", replayed by a client that reconnects) and from
