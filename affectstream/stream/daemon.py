@@ -10,6 +10,7 @@ runs them through the same :class:`~affectstream.stream.validate.ChunkValidator`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -39,6 +40,10 @@ from affectstream.stream.source import Source
 from affectstream.stream.validate import MAX_CLOCK_JUMP_S, ChunkValidator
 
 log = logging.getLogger("affectstream.daemon")
+
+#: Longest wait (seconds) at shutdown for the MQTT link to hand on what it had acknowledged,
+#: and for it to disconnect.
+STOP_INPUT_TIMEOUT_S = 10.0
 
 
 class Daemon:
@@ -274,7 +279,8 @@ class Daemon:
                 mqtt_src.handle if mqtt_src is not None else None,
                 spool_dir=cfg.resolved_spool_dir(),
             )
-            tasks.append(asyncio.create_task(self.mqtt.run(self.stop), name="mqtt"))
+            link = self.mqtt.run(self.stop, hold=True)
+            tasks.append(asyncio.create_task(link, name="mqtt"))
         self._make_sinks()
         for src in self.sources:
             name = type(src).__name__
@@ -293,26 +299,46 @@ class Daemon:
             [s.kind for s in cfg.sinks],
         )
         await self.stop.wait()
-        log.info("stopping: draining %d queued chunks", self.queue.qsize())
-        for t in tasks:
-            if t.get_name() != "mqtt":
-                t.cancel()
-        await self.queue.join()
-        worker.cancel()
-        stats.cancel()
-        house.cancel()
-        saved = await self.save_states()
-        if self.store is not None:
-            log.info("saved %d device state(s) in %s", saved, self.store.directory)
-        if self.mqtt is not None:
-            await self.mqtt.close()
-        for t in tasks:
-            if t.get_name() == "mqtt":
-                t.cancel()
+        await self._shut_down(tasks, [worker, stats, house])
         await asyncio.gather(*tasks, worker, stats, house, return_exceptions=True)
         for s in self.sinks:
             await s.close()
         log.info("stopped; stats %s", self.stats())
+
+    async def _shut_down(
+        self, tasks: list[asyncio.Task[Any]], workers: list[asyncio.Task[Any]]
+    ) -> None:
+        """Stop taking input, predict what was taken, save the states, deliver the records.
+
+        Nothing the daemon has acknowledged is dropped: the MQTT link first hands on the
+        messages it had acknowledged to the broker (and takes no more: the broker keeps those for
+        a persistent session), the queue is drained while the connection stays up, and the
+        spool is delivered before it closes (or kept on disk for the next start).
+        """
+        link = self.mqtt
+        for t in tasks:
+            if t.get_name() not in ("mqtt", "MqttSource"):
+                t.cancel()
+        if link is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.input_closed.wait(), STOP_INPUT_TIMEOUT_S)
+        for t in tasks:
+            if t.get_name() == "MqttSource":
+                t.cancel()
+        log.info("stopping: draining %d queued chunks", self.queue.qsize())
+        await self.queue.join()
+        for t in workers:
+            t.cancel()
+        saved = await self.save_states()
+        if self.store is not None:
+            log.info("saved %d device state(s) in %s", saved, self.store.directory)
+        if link is not None:
+            await link.close()
+            for t in tasks:
+                if t.get_name() == "mqtt":
+                    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(asyncio.shield(t), STOP_INPUT_TIMEOUT_S)
+                    t.cancel()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:

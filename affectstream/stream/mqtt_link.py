@@ -121,6 +121,10 @@ class MqttLink:
         self._client: Any = None
         self._spool = DiskSpool(spool_dir, SPOOL_MAX)
         self._lock = asyncio.Lock()
+        #: set once no more messages are taken after ``stop`` (those already acknowledged to
+        #: the broker have been handed on; the rest stay with the broker's session)
+        self.input_closed = asyncio.Event()
+        self._closed = asyncio.Event()
         self.counters = {
             "connects": 0,
             "disconnects": 0,
@@ -155,36 +159,55 @@ class MqttLink:
             self._spool.pop()
             self.counters["published"] += 1
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Connect, subscribe, dispatch, and reconnect until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, hold: bool = False) -> None:
+        """Connect, subscribe, dispatch, and reconnect until ``stop`` is set.
+
+        At ``stop`` the link takes no more messages: the ones it has already acknowledged to
+        the broker are handed on first (they would be lost otherwise), the others stay with the
+        broker (a persistent session gets them on its next connection). With ``hold`` the
+        connection then stays up (and is re-made if lost) for :meth:`publish` until
+        :meth:`close`, so that what the last messages produce is delivered.
+        """
         import aiomqtt
 
         delay = 0.2
         b = self.broker
-        while not stop.is_set():
+        done = self._closed if hold else stop
+        while not done.is_set():
             try:
-                async with mqtt_session(make_client(b)) as client:
+                client = make_client(b)
+                if stop.is_set():
+                    _take_no_more(client)  # a connection made only to publish
+                async with mqtt_session(client):
                     self.counters["connects"] += 1
                     log.info("connected to mqtt%s://%s:%d", "s" if b.tls else "", b.host, b.port)
-                    for t in self.topics:
-                        await client.subscribe(t, qos=1)
+                    if not stop.is_set():
+                        for t in self.topics:
+                            await client.subscribe(t, qos=1)
                     async with self._lock:
                         await self._drain_spool(client)
                     self._client = client
                     self.connected.set()
                     delay = 0.2
-                    await self._dispatch(client, stop)
+                    if not stop.is_set():
+                        await self._dispatch(client, stop)
+                    self.input_closed.set()
+                    if hold:
+                        await self._closed.wait()
             except aiomqtt.MqttError as exc:
-                if stop.is_set():
+                if done.is_set():
                     break
                 self.counters["disconnects"] += 1
                 log.warning("mqtt %s:%d: %s; retrying in %.1f s", b.host, b.port, exc, delay)
             finally:
                 self._client = None
                 self.connected.clear()
+            if stop.is_set():
+                self.input_closed.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+                await asyncio.wait_for(done.wait(), timeout=delay)
             delay = min(delay * 2, 1.0)  # a returning broker is found within about a second
+        self.input_closed.set()
 
     async def _handle(self, msg: Any) -> None:
         self.counters["received"] += 1
@@ -197,25 +220,52 @@ class MqttLink:
                 await res
 
     async def _dispatch(self, client: Any, stop: asyncio.Event) -> None:
+        """Hand on messages until ``stop``, then those acknowledged before it; raises the
+        :class:`aiomqtt.MqttError` of a lost connection."""
+
         async def consume() -> None:
             async for msg in all_messages(client):
+                if msg is _END_OF_INPUT:
+                    return
                 await self._handle(msg)
 
         consumer = asyncio.create_task(consume())
         stopper = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if consumer in done:
-                consumer.result()  # re-raise MqttError from a lost connection
+            if consumer not in done:
+                _take_no_more(client)
+                client._queue.put_nowait(_END_OF_INPUT)
+            await consumer  # re-raises MqttError from a lost connection
         finally:
             consumer.cancel()
             stopper.cancel()
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is spooled if connected (bounded by ``timeout``)."""
-        if self._client is not None and self._spool:
-            try:
+        """Deliver what is spooled if connected (bounded by ``timeout``), then let :meth:`run`
+        disconnect; what is still spooled stays on disk for the next start."""
+        try:
+            if self._client is not None and self._spool:
                 async with self._lock:
                     await asyncio.wait_for(self._drain_spool(self._client), timeout)
-            except (TimeoutError, Exception):  # noqa: BLE001 - shutting down: log, don't raise
-                log.warning("%d predictions still spooled at shutdown", len(self._spool))
+        except (TimeoutError, Exception):  # noqa: BLE001 - shutting down: log, don't raise
+            pass
+        finally:
+            self._closed.set()
+        if self._spool:
+            log.warning(
+                "%d predictions still spooled at shutdown%s; they are delivered after the next "
+                "start",
+                len(self._spool),
+                "" if self._spool.persistent else " (in memory only: set spool_dir to keep them)",
+            )
+
+
+#: Put in aiomqtt's message queue after the last message that was acknowledged before ``stop``.
+_END_OF_INPUT = object()
+
+
+def _take_no_more(client: Any) -> None:
+    """From now on, acknowledge no message to the broker (paho's manual acknowledgement, never
+    given): what arrives after this is not handed on and the broker keeps it for the session."""
+    client._client.manual_ack_set(True)

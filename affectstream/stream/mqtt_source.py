@@ -51,10 +51,16 @@ class MqttSource:
         return self.configured + extra
 
     async def run(self, stop: asyncio.Event, emit: Emit) -> None:
-        """Hand every message the link receives to :meth:`handle` until ``stop``."""
+        """Hand every message the link receives to :meth:`handle` until cancelled.
+
+        It goes on after ``stop``: the link then hands on the messages it had already
+        acknowledged to the broker (see :meth:`MqttLink.run`); cancel this task once the link's
+        ``input_closed`` is set.
+        """
+        del stop  # the link decides when input ends
         self._emit = emit
         try:
-            await stop.wait()
+            await asyncio.Future()
         finally:
             self._emit = None
 

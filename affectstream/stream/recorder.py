@@ -308,5 +308,10 @@ async def record_until(
                     raise t.exception()  # type: ignore[misc]
     finally:
         stop.set()
+        # the links end once they have handed on what they had acknowledged; then the sources
+        link_tasks = tasks[len(sources) :]
+        await asyncio.gather(*link_tasks, return_exceptions=True)
+        for t in tasks[: len(sources)]:
+            t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return recorder.close()

@@ -61,6 +61,11 @@ class DiskSpool:
         self._head = 0
         self._head_file.write_text("0")
 
+    @property
+    def persistent(self) -> bool:
+        """True when the spool is kept on disk (it survives a restart)."""
+        return self._dir is not None
+
     def __len__(self) -> int:
         return len(self._q)
 

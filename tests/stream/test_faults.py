@@ -169,3 +169,97 @@ def test_sigterm_in_the_middle_of_inference_exits_cleanly(tmp_path, excerpt):
     assert "stopped; stats" in err
     lines = out.read_text().splitlines()
     assert lines and all(json.loads(ln)["device"] for ln in lines)  # no torn record
+
+
+def test_a_stop_delivers_what_it_took_and_leaves_the_rest_with_the_broker(tmp_path, excerpt):
+    """A daemon stopped while chunks pour in publishes every record it made before it
+    disconnects (nothing left in its spool), and the chunks it had not taken are handed to the
+    next daemon of the same persistent session: none is lost, none is taken twice."""
+    from affectstream.stream.mqtt_link import all_messages, mqtt_session
+
+    broker = Broker(tmp_path, extra="max_queued_messages 0\n")
+    rec = excerpt.slice_time(excerpt.start_time, excerpt.start_time + 900)
+    mods = ["bvp", "eda", "temp"]
+    devices = ["wrist-a", "wrist-b"]
+    total = len(devices) * sum(rec.signals[m].data.shape[0] for m in mods)
+
+    def daemon() -> Daemon:
+        cfg = parse_config(
+            {
+                "state_dir": "none",
+                "spool_dir": str(tmp_path / "spool"),
+                "queue_size": 100_000,
+                "broker": {
+                    "host": "127.0.0.1",
+                    "port": broker.port,
+                    "client_id": "stop-test",
+                    "persistent_session": True,
+                },
+                "source": [{"kind": "mqtt"}],
+                "sink": [{"kind": "mqtt"}],
+            }
+        )
+        return Daemon(cfg)
+
+    got: list[dict] = []
+
+    async def subscribe(ready: asyncio.Event) -> None:
+        client = aiomqtt.Client("127.0.0.1", broker.port, identifier="stop-test-sub")
+        async with mqtt_session(client) as c:
+            await c.subscribe("affectstream/+/emotion", qos=1)
+            ready.set()
+            async for msg in all_messages(c):
+                got.append(json.loads(bytes(msg.payload)))  # noqa: PERF401 - read while it runs
+
+    async def main() -> tuple[Daemon, Daemon, int]:
+        ready = asyncio.Event()
+        sub = asyncio.create_task(subscribe(ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        first = daemon()
+        run = asyncio.create_task(first.run())
+        while first.mqtt is None or not first.mqtt.connected.is_set():
+            await asyncio.sleep(0.01)
+        b = BrokerConfig(host="127.0.0.1", port=broker.port)
+        pub = asyncio.gather(*(publish_mqtt(rec, b, d, speed=0, modalities=mods) for d in devices))
+        while first.counters["predictions_out"] < 3:  # mid-stream: chunks are queued
+            await asyncio.sleep(0.01)
+        first.stop.set()
+        await asyncio.wait_for(run, 30)
+        sent = sum(await pub)
+        second = daemon()
+        run = asyncio.create_task(second.run())
+        deadline = time.monotonic() + 60
+        while (
+            first.counters["samples_in"] + second.counters["samples_in"] < total
+            and time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        second.stop.set()
+        await asyncio.wait_for(run, 30)
+        made = sum(
+            d.counters["predictions_out"] + d.counters["calibrating_out"] for d in (first, second)
+        )
+        deadline = time.monotonic() + 10
+        while len(got) < made and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        sub.cancel()
+        await asyncio.gather(sub, return_exceptions=True)
+        return first, second, sent
+
+    try:
+        first, second, sent = asyncio.run(main())
+    finally:
+        broker.stop()
+    assert sent > 0
+    made = first.counters["predictions_out"] + first.counters["calibrating_out"]
+    assert first.counters["samples_in"] < total  # it was stopped mid-stream
+    assert first.counters["samples_dropped_queue_full"] == 0
+    assert first.mqtt is not None and first.mqtt.counters["published"] == made
+    assert first.mqtt.counters["spooled"] == 0
+    assert first.counters["samples_in"] + second.counters["samples_in"] == total
+    keys = [(r["device"], r["t"], r["seq"]) for r in got]
+    assert len(keys) == len(set(keys))
+    assert (
+        len(got) == made + second.counters["predictions_out"] + second.counters["calibrating_out"]
+    )

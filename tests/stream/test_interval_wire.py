@@ -84,8 +84,8 @@ def test_mqtt_hr_and_ibi_chunks_give_the_offline_frames(wrist):
                 ch.start_time, fs, ch.channels, ch.seq, ch.samples, ch.timestamps
             )
             await src.handle(f"affectstream/w/raw/{ch.modality}", payload)
-        stop.set()
-        await task
+        task.cancel()  # the MQTT source binds emit until cancelled
+        await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(main())
     assert problems.counters.get("bad_chunks", 0) == 0 and {e.modality for e in got} == {

@@ -92,8 +92,8 @@ def test_two_bad_devices_are_both_logged(caplog):
         for _ in range(50):
             await src.handle("affectstream/first/raw/bvp", b"{not json")
         await src.handle("affectstream/second/raw/bvp", b"{not json")
-        stop.set()
-        await task
+        task.cancel()  # the MQTT source binds emit until cancelled
+        await asyncio.gather(task, return_exceptions=True)
 
     with caplog.at_level(logging.WARNING, logger="affectstream.daemon"):
         asyncio.run(main())
@@ -133,8 +133,8 @@ def test_modality_aliases_and_counters_are_the_same_on_every_source():
         await src.handle(
             "affectstream/w/raw/temp", encode_chunk(1e9 + 2, 8.0, ["t"], 4, np.ones(8))
         )
-        stop.set()
-        await task
+        task.cancel()  # the MQTT source binds emit until cancelled
+        await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(main())
     assert [e.modality for e in got] == ["eda", "eda", "bvp", "temp", "temp"]
