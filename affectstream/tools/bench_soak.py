@@ -84,12 +84,13 @@ class _Devices:
         return dev
 
     def churn(self, t: float) -> None:
-        """Some devices go quiet, as many new ones join; those away long enough return."""
+        """Some devices go quiet and as many new ones join; those away long enough return, and
+        as many others go quiet for them, so that ``plan.devices`` send at any time."""
         back = [d for when, d in self.away if when <= t]
         self.away = [(w, d) for w, d in self.away if w > t]
+        n = max(1, int(round(self.plan.churn_share * self.plan.devices)))
+        leave = list(self.rng.choice(self.active, size=n + len(back), replace=False))
         self.active += back
-        n = max(1, int(round(self.plan.churn_share * len(self.active))))
-        leave = list(self.rng.choice(self.active, size=n, replace=False))
         self.active = [d for d in self.active if d not in leave]
         self.away += [(t + self.plan.away_min * 60, d) for d in leave]
         new = [self._new() for _ in range(n)]
