@@ -29,6 +29,7 @@ from affectstream.stream.config import (
 )
 from affectstream.stream.device_store import DeviceStore
 from affectstream.stream.events import ChunkEvent
+from affectstream.stream.heap import trim_heap
 from affectstream.stream.lsl_source import LslSource
 from affectstream.stream.monitor import DeviceLimitError, Monitor
 from affectstream.stream.mqtt_link import MqttLink
@@ -159,16 +160,17 @@ class Daemon:
     # ---- device table: eviction and saved states ------------------------------------------
     async def _housekeeping(self) -> None:
         """Every few seconds: evict idle devices (saving them); every ``state_save_s``: save
-        the devices whose state changed."""
+        the devices whose state changed and give freed heap memory back to the OS."""
         cfg = self.config
         tick = max(0.05, min(cfg.state_save_s, cfg.idle_timeout_s / 4, 10.0))
         last_save = time.monotonic()
         while True:
             await asyncio.sleep(tick)
             self.evict_idle()
-            if self.store is not None and time.monotonic() - last_save >= cfg.state_save_s:
+            if time.monotonic() - last_save >= cfg.state_save_s:
                 last_save = time.monotonic()
                 await self.save_states()
+                trim_heap()  # what a backlog or evicted devices freed goes back to the OS
 
     def evict_idle(self) -> list[str]:
         """Save and drop the devices idle for more than ``idle_timeout_s``; returns them."""

@@ -11,8 +11,9 @@ middle (SIGTERM: it saves every state; the restarted one restores them). A subsc
 persistent session counts what arrives.
 
 Printed: the daemon's resident memory over simulated time, its growth after the warm-up within
-each daemon run, the predictions made (the daemons' own counters) against those received
-(distinct device and window end), and the restored calibrations.
+each daemon run (medians of :data:`LEVEL_MIN` simulated minutes), the predictions made (the
+daemons' own counters) against those published and received (distinct device and window end),
+the samples sent against those the daemons took, and the restored calibrations.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ T0 = 1_800_000_000.0
 WARMUP_S = 360.0
 #: Most simulated seconds the devices' data may run ahead of the latest prediction received.
 LEAD_S = 60.0
+#: Simulated minutes of RSS readings whose median is a daemon run's level after its warm-up,
+#: and at its end (one reading is as much the backlog of the moment as the daemon's memory).
+LEVEL_MIN = 10.0
+#: The daemons' counters of input they did not take (see :mod:`affectstream.stream.validate`).
+INPUT_REFUSALS = (
+    "out_of_order",
+    "bad_chunks",
+    "unknown_modality",
+    "wrong_rate",
+    "bad_device_id",
+    "devices_refused",
+    "bad_payloads",
+    "bad_topics",
+)
 
 
 @dataclass
@@ -268,7 +283,15 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
             await asyncio.sleep(0.02)
     await queue.put(None)
     sent = await pub
-    await asyncio.sleep(max(3.0, 8 * plan.chunk_s / plan.speed))  # last windows, idle evictions
+    # the daemon takes what the broker still holds for it: wait for the last chunks' windows,
+    # then for a quiet spell (the other devices' last windows, idle evictions)
+    deadline = time.monotonic() + 120
+    while latest[0] < end - 2 * plan.chunk_s and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    n_got = -1
+    while n_got != len(got) and time.monotonic() < deadline:
+        n_got = len(got)
+        await asyncio.sleep(max(3.0, 8 * plan.chunk_s / plan.speed))
     stats.append(await asyncio.to_thread(daemon.stop))
     made = sum(int(s.get("predictions_out", 0)) for s in stats)
     deadline = time.monotonic() + 30
@@ -300,6 +323,7 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
         spooled=sum(int(s.get("mqtt", {}).get("spooled", 0)) for s in stats),
         spool_dropped=sum(int(s.get("mqtt", {}).get("spool_dropped", 0)) for s in stats),
         rss=rss,
+        input_refused={k: n for k in INPUT_REFUSALS if (n := sum(int(s.get(k, 0)) for s in stats))},
     )
 
 
@@ -311,17 +335,20 @@ def _spooled_on_disk(directory: Path) -> int:
 
 
 def _growth(rss: list[tuple[float, int, float]], warm_min: float) -> list[dict[str, float]]:
-    """Per daemon run: RSS once warmed up (``warm_min`` simulated minutes into the run) and at
-    its end, and the growth between them."""
+    """Per daemon run: its RSS level once warmed up (the median over the :data:`LEVEL_MIN`
+    simulated minutes from ``warm_min`` into the run) and at its end (the median over its last
+    :data:`LEVEL_MIN` minutes), the growth between them, and the highest reading after the
+    warm-up."""
     out = []
     for run in sorted({r for _, r, _ in rss}):
         pts = [(m, mb) for m, r, mb in rss if r == run]
-        start = pts[0][0]
-        warm = [mb for m, mb in pts if m >= start + warm_min]
-        if len(warm) < 2:
+        start, stop = pts[0][0] + warm_min, pts[-1][0]
+        if stop - start < 2 * LEVEL_MIN:
             continue
-        a, b = warm[0], warm[-1]
-        out.append({"run": run, "warm_mb": a, "end_mb": b, "growth": (b - a) / a})
+        a = float(np.median([mb for m, mb in pts if start <= m < start + LEVEL_MIN]))
+        b = float(np.median([mb for m, mb in pts if m > stop - LEVEL_MIN]))
+        peak = max(mb for m, mb in pts if m >= start)
+        out.append({"run": run, "warm_mb": a, "end_mb": b, "growth": (b - a) / a, "peak_mb": peak})
     return out
 
 
@@ -350,11 +377,13 @@ def format_soak_table(r: dict[str, Any]) -> str:
     lines += [f"| {m:.0f} | {run} | {mb:.1f} |" for m, run, mb in r["rss"][::step]]
     lines += [
         "",
-        "| daemon run | RSS after warm-up MB | at its end MB | growth |",
-        "| --- | --- | --- | --- |",
+        f"| daemon run | RSS after warm-up MB (median of {LEVEL_MIN:g} min) | at its end MB "
+        f"(median of its last {LEVEL_MIN:g} min) | growth | highest after warm-up MB |",
+        "| --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {g['run']} | {g['warm_mb']:.1f} | {g['end_mb']:.1f} | {g['growth']:+.1%} |"
+        f"| {g['run']} | {g['warm_mb']:.1f} | {g['end_mb']:.1f} | {g['growth']:+.1%} "
+        f"| {g['peak_mb']:.1f} |"
         for g in r["rss_growth"]
     ]
     lines += [
@@ -364,7 +393,8 @@ def format_soak_table(r: dict[str, Any]) -> str:
         f"states saved {r['states_saved']}, devices evicted {r['evicted']}, calibrations "
         f"restored {r['restored']}",
         f"samples sent {r.get('samples_sent', '?')}, taken by the daemons {r['samples_in']} "
-        f"(dropped on a full queue {r['samples_dropped']})",
+        f"(dropped on a full queue {r['samples_dropped']}); input refused "
+        f"{r.get('input_refused') or 'none'}",
         f"the daemons published {r.get('published', '?')} (spooled while the broker was away "
         f"{r.get('spooled', '?')}, spool dropped {r.get('spool_dropped', '?')}, sink errors "
         f"{r.get('sink_errors', '?')}); left in the spool at the end "
