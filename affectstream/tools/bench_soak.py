@@ -316,6 +316,7 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
         states_saved=sum(int(s.get("states_saved", 0)) for s in stats),
         samples_sent=samples_sent,
         samples_in=sum(int(s.get("samples_in", 0)) for s in stats),
+        samples_in_by_run=[int(s.get("samples_in", 0)) for s in stats],
         left_in_spool=_spooled_on_disk(workdir / "spool"),
         samples_dropped=sum(int(s.get("samples_dropped_queue_full", 0)) for s in stats),
         sink_errors=sum(int(s.get("sink_errors", 0)) for s in stats),
@@ -323,6 +324,11 @@ async def _soak(plan: SoakPlan, workdir: Path, out: dict[str, Any]) -> None:
         spooled=sum(int(s.get("mqtt", {}).get("spooled", 0)) for s in stats),
         spool_dropped=sum(int(s.get("mqtt", {}).get("spool_dropped", 0)) for s in stats),
         rss=rss,
+        input_noted={
+            k: n
+            for k in ("gaps", "time_jumps", "seq_restarts")
+            if (n := sum(int(s.get(k, 0)) for s in stats))
+        },
         input_refused={k: n for k in INPUT_REFUSALS if (n := sum(int(s.get(k, 0)) for s in stats))},
     )
 
@@ -393,8 +399,9 @@ def format_soak_table(r: dict[str, Any]) -> str:
         f"states saved {r['states_saved']}, devices evicted {r['evicted']}, calibrations "
         f"restored {r['restored']}",
         f"samples sent {r.get('samples_sent', '?')}, taken by the daemons {r['samples_in']} "
+        f"({' + '.join(map(str, r.get('samples_in_by_run', [])))})"
         f"(dropped on a full queue {r['samples_dropped']}); input refused "
-        f"{r.get('input_refused') or 'none'}",
+        f"{r.get('input_refused') or 'none'}; noted {r.get('input_noted') or 'nothing'}",
         f"the daemons published {r.get('published', '?')} (spooled while the broker was away "
         f"{r.get('spooled', '?')}, spool dropped {r.get('spool_dropped', '?')}, sink errors "
         f"{r.get('sink_errors', '?')}); left in the spool at the end "

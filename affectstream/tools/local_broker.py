@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -66,6 +67,10 @@ class LocalMosquitto:
         self.conf = self.workdir / f"mosquitto-{self.port}.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            # started as root, mosquitto becomes user "mosquitto" unless told to stay: it then
+            # cannot write its database (or log) here, and "persistence true" silently keeps
+            # nothing across a restart
+            f"user {getpass.getuser()}\n"
             + (
                 f"persistence true\npersistence_location {db}/\n"
                 if persistent
