@@ -117,9 +117,7 @@ class DeviceMarks:
         return best
 
 
-def handover_doc(
-    state: Mapping[str, Any], raw_seq: int, mark: Mark | None
-) -> dict[str, Any]:
+def handover_doc(state: Mapping[str, Any], raw_seq: int, mark: Mark | None) -> dict[str, Any]:
     """The saved state of a device for the next owner: ``state`` (what :meth:`Monitor.snapshot`
     gives: ``{"device": DeviceState.state_dict(), "seq": next record number}``), the raw
     sequence it has absorbed and the mark its window can be re-made from (None: it cannot)."""
@@ -212,4 +210,3 @@ class Rebuild:
                 )
         self.st.load_state_dict(dev, held)
         return self.st, int(saved["seq"])
-

@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(cfg) -> int:
+    if cfg.cluster is not None:  # one worker of a cluster on NATS JetStream (issue 24)
+        from affectstream.cluster.run import serve_worker
+
+        return await serve_worker(cfg)
     from affectstream.stream.daemon import Daemon, install_signal_handlers
 
     daemon = Daemon(cfg)

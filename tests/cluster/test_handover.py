@@ -38,7 +38,7 @@ def test_rebuilt_device_predicts_as_the_uninterrupted_one(excerpt, predictor, sa
     for seq, c in enumerate(chunks[:cut], start=1):
         old.push("d", c.modality, c.samples, start_time=c.start_time)
         marks.note(old.devices["d"], seq)
-    (_, state, _), = old.snapshot(["d"], changed_only=False)
+    ((_, state, _),) = old.snapshot(["d"], changed_only=False)
     doc = handover_doc(state, cut, marks.mark_for(old.devices["d"]))
     doc = from_json(json.loads(json.dumps(to_json(doc))))  # as it comes back from the store
     # the new owner: replays from the mark to the save, then serves the rest
@@ -59,4 +59,7 @@ def test_rebuilt_device_predicts_as_the_uninterrupted_one(excerpt, predictor, sa
         assert r["label"] == want["label"] and r["seq"] == want["seq"], (r, want)
         for k, p in r["probs"].items():
             assert abs(p - want["probs"][k]) <= PROB_TOL
-    assert [r["t"] for r in got] == [t for t in ref if t >= got[0]["t"]], ([r["t"] for r in got], list(ref))
+    assert [r["t"] for r in got] == [t for t in ref if t >= got[0]["t"]], (
+        [r["t"] for r in got],
+        list(ref),
+    )
