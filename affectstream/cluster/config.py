@@ -94,7 +94,9 @@ def parse_cluster(table: Any) -> ClusterConfig:
         if k not in known:
             raise ConfigError(f"cluster.{k}: unknown key; known: {', '.join(known)}")
         default = getattr(cfg, k)
-        want: type | tuple[type, ...] = (int, float) if isinstance(default, float) else type(default)
+        want: type | tuple[type, ...] = (
+            (int, float) if isinstance(default, float) else type(default)
+        )
         if isinstance(v, bool) or not isinstance(v, want):
             raise ConfigError(f"cluster.{k}: expected {type(default).__name__}, got {v!r}")
         setattr(cfg, k, float(v) if isinstance(default, float) else v)

@@ -80,11 +80,19 @@ class DeviceMarks:
         Seconds of the device's frames between two marks.
     """
 
-    def __init__(self, first_raw_seq: int, fresh: bool, every_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        first_raw_seq: int,
+        fresh: bool,
+        every_s: float = 10.0,
+        inherited: Mark | None = None,
+    ) -> None:
         self.every_s = float(every_s)
         self.marks: deque[Mark] = deque()
         if fresh:
             self.marks.append(Mark(first_raw_seq - 1, None, None))
+        elif inherited is not None:  # the mark a restored device was rebuilt from
+            self.marks.append(inherited)
         self._due = not fresh
 
     def note(self, st: DeviceState, raw_seq: int) -> None:
@@ -158,6 +166,8 @@ class Rebuild:
         self.st = DeviceState(device, predictor, hop_s, max_missing)
         self.end_seq = int(doc["raw_seq"])
         mark = doc.get("mark")
+        #: the mark it is rebuilt from (still good for the next move until a newer one is)
+        self.mark = None if mark is None else Mark(int(mark["raw_seq"]), mark["next_k"], None)
         self.exact = mark is not None
         self.start_seq = self.end_seq + 1
         self._k: list[np.ndarray] = []
@@ -166,6 +176,8 @@ class Rebuild:
             self.start_seq = int(mark["raw_seq"]) + 1
             if mark["dsp"] is not None:
                 self.st.pp.load_state_dict(mark["dsp"])
+                assert self.mark is not None
+                self.mark.dsp = to_json(mark["dsp"])
 
     def feed(
         self,
@@ -196,17 +208,22 @@ class Rebuild:
             total = int(sess["total"])
             k_end = int(sess["first_k"]) + total
             n_held = min(self.st.session.n_win, total)
-            if self._k:
-                k = np.concatenate(self._k)
-                x = np.concatenate(self._x)
-                keep = (k >= k_end - n_held) & (k < k_end)
-                if int(keep.sum()) == n_held:
-                    held = x[keep]
-            if held is None:
+            k = np.concatenate(self._k) if self._k else np.empty(0, np.int64)
+            keep = (k >= k_end - n_held) & (k < k_end)
+            if int(keep.sum()) == n_held:
+                held = np.concatenate(self._x)[keep]
+            else:
                 log.warning(
-                    "device %s: its last window could not be re-made from the raw stream "
-                    "(retention too short?); its frames count as missing",
+                    "device %s: its last window (frames %d to %d) could not be re-made from "
+                    "the raw stream (sequences %d to %d gave frames %s to %s): retention too "
+                    "short? Its frames count as missing",
                     self.device,
+                    k_end - n_held,
+                    k_end,
+                    self.start_seq,
+                    self.end_seq,
+                    k[0] if len(k) else None,
+                    k[-1] if len(k) else None,
                 )
         self.st.load_state_dict(dev, held)
         return self.st, int(saved["seq"])

@@ -12,6 +12,7 @@ when the pin moved, and ``$JS.API.CONSUMER.UNPIN`` to hand a partition over at o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -168,67 +169,94 @@ class PinnedPuller:
         The partition.
     """
 
-    def __init__(self, nc: Any, cfg: ClusterConfig, p: int) -> None:
+    def __init__(
+        self,
+        nc: Any,
+        cfg: ClusterConfig,
+        p: int,
+        on_pin_lost: Callable[[int], None] | None = None,
+    ) -> None:
         self.nc = nc
         self.cfg = cfg
         self.p = p
         self.pin: str | None = None
+        #: called with the partition when the server says the pin went to another reader
+        #: (this one made no pull request for ``pin_ttl_s``): what it holds of the partition
+        #: is stale from then on
+        self.on_pin_lost = on_pin_lost
+        self.pins_lost = 0
         self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{cfg.raw_stream}.{consumer_name(p)}"
 
     async def run(
         self,
         keep_going: Callable[[], bool],
         handle: Callable[[Any], Awaitable[None]],
-        expires_s: float = 1.0,
     ) -> None:
-        """Pull and ``handle`` messages (in order) while ``keep_going()``; each request waits at
-        most ``expires_s`` seconds, so a lost partition is let go within about that long."""
+        """Pull and ``handle`` messages (in order) while ``keep_going()``.
+
+        Pull requests go out from a task of their own, at least every third of ``pin_ttl_s``,
+        so the pin is kept while a message takes long (a device taken over replays its raw
+        messages); a new request asks for a batch only while fewer than a batch wait here.
+        A partition let go stops at once: what was delivered and not handled is delivered
+        again to its next reader.
+        """
+        every = max(0.05, min(1.0, self.cfg.pin_ttl_s / 3))
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox)
+        requester = asyncio.create_task(self._request(sub, inbox, keep_going, every))
         try:
             while keep_going():
-                req: dict[str, Any] = {
-                    "batch": self.cfg.batch,
-                    "expires": int(expires_s * NS),
-                    "group": GROUP,
-                }
-                if self.pin:
-                    req["id"] = self.pin
                 try:
-                    await self.nc.publish(self.subject, json.dumps(req).encode(), reply=inbox)
-                except Exception as exc:  # noqa: BLE001 - reconnecting: wait and ask again
-                    log.debug("partition %d: pull request failed: %r", self.p, exc)
-                    await asyncio.sleep(0.5)
+                    msg = await sub.next_msg(timeout=every)
+                except Exception:  # noqa: BLE001 - a timeout, or reconnecting: wait on
+                    if requester.done():
+                        requester.result()  # re-raise what stopped it
                     continue
-                await self._receive(sub, handle, expires_s + 2.0)
+                if self._status(msg):
+                    continue
+                pin = msg.headers.get("Nats-Pin-Id") if msg.headers else None
+                if pin:
+                    self.pin = pin
+                await handle(msg)
         finally:
-            await sub.unsubscribe()
+            requester.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await requester
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
-    async def _receive(
-        self, sub: Any, handle: Callable[[Any], Awaitable[None]], wait_s: float
+    async def _request(
+        self, sub: Any, inbox: str, keep_going: Callable[[], bool], every: float
     ) -> None:
-        got = 0
-        while got < self.cfg.batch:
+        while keep_going():
+            waiting = sub.pending_msgs
+            req: dict[str, Any] = {
+                "batch": self.cfg.batch if waiting < self.cfg.batch else 1,
+                "expires": int(every * NS),
+                "group": GROUP,
+            }
+            if self.pin:
+                req["id"] = self.pin
             try:
-                msg = await sub.next_msg(timeout=wait_s)
-            except Exception:  # noqa: BLE001 - a timeout or a lost connection: ask again
-                return
-            status = msg.headers.get("Status") if msg.headers else None
-            if status:
-                if status == "423":  # the pin moved: ask without one
-                    self.pin = None
-                elif status == "409":
-                    await asyncio.sleep(0.2)
-                elif status not in ("404", "408", "100"):
-                    log.warning("partition %d: pull status %s %s", self.p, status, msg.headers)
-                if status != "100":
-                    return
-                continue
-            pin = msg.headers.get("Nats-Pin-Id") if msg.headers else None
-            if pin:
-                self.pin = pin
-            got += 1
-            await handle(msg)
+                await self.nc.publish(self.subject, json.dumps(req).encode(), reply=inbox)
+            except Exception as exc:  # noqa: BLE001 - reconnecting: ask again later
+                log.debug("partition %d: pull request failed: %r", self.p, exc)
+            await asyncio.sleep(every)
+
+    def _status(self, msg: Any) -> bool:
+        """True for a status message (handled here), False for a message to handle."""
+        status = msg.headers.get("Status") if msg.headers else None
+        if not status:
+            return False
+        if status == "423":  # the pin moved to another reader: ask without one
+            if self.pin is not None:
+                self.pins_lost += 1
+                if self.on_pin_lost is not None:
+                    self.on_pin_lost(self.p)
+            self.pin = None
+        elif status not in ("404", "408", "409", "100"):
+            log.warning("partition %d: pull status %s %s", self.p, status, msg.headers)
+        return True
 
 
 async def replay(

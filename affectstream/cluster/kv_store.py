@@ -95,8 +95,9 @@ class KvDeviceStore:
                 new = await self.kv.create(key, data)
             else:
                 new = await self.kv.update(key, data, last=rev)
-        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.APIError) as exc:
-            if isinstance(exc, nats.js.errors.APIError) and getattr(exc, "err_code", 0) != 10071:
+        except nats.js.errors.APIError as exc:
+            wrong = isinstance(exc, nats.js.errors.KeyWrongLastSequenceError)
+            if not wrong and getattr(exc, "err_code", 0) not in (10071, 10164):
                 raise
             self.conflicts += 1
             self._rev.pop(device, None)

@@ -44,6 +44,7 @@ from affectstream.cluster.partitions import assignment, parse_raw_subject
 from affectstream.model.predictor import Predictor
 from affectstream.stream.config import DaemonConfig
 from affectstream.stream.device_ids import device_id_problem
+from affectstream.stream.device_store import to_json
 from affectstream.stream.events import CLOCK_UNIX, ChunkEvent
 from affectstream.stream.monitor import Monitor
 from affectstream.stream.payload import PayloadError, decode_chunk, raw_topic
@@ -102,7 +103,7 @@ class ClusterWorker:
         self.partition_of: dict[str, int] = {}
         self.marks: dict[str, DeviceMarks] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
-        self._leaving: set[int] = set()
+        self._members_changed = asyncio.Event()
         self.nc: Any = None
         self.js: Any = None
         self.store: KvDeviceStore | None = None
@@ -178,20 +179,27 @@ class ClusterWorker:
                     live = []
                 if self.name not in live:
                     live = sorted([*live, self.name])
-                await self._rebalance(live)
+                if live != self.members:
+                    log.info("members now %s", ", ".join(live))
+                    self.members = live
+                    self._members_changed.set()
             except Exception as exc:  # noqa: BLE001 - NATS away: keep what is owned, retry
                 self.counters["heartbeat_errors"] += 1
                 log.warning("membership heartbeat failed: %r", exc)
             await asyncio.sleep(self.cc.heartbeat_s)
 
+    async def _rebalancer(self) -> None:
+        """Whenever the members change: let go of the partitions now another's (all at once,
+        each after its devices are saved), then start pulling the new ones."""
+        while True:
+            await self._members_changed.wait()
+            self._members_changed.clear()
+            await self._rebalance(list(self.members))
+
     async def _rebalance(self, live: list[str]) -> None:
-        if live != self.members:
-            log.info("members now %s", ", ".join(live))
-        self.members = live
         mine = {p for p, m in assignment(self.cc.partitions, live).items() if m == self.name}
         changed = mine != self.owned
-        for p in sorted(self.owned - mine):
-            await self._let_go(p)
+        await asyncio.gather(*(self._let_go(p) for p in sorted(self.owned - mine)))
         for p in sorted(mine - self.owned):
             self.owned.add(p)
             task = asyncio.create_task(self._pull(p), name=f"partition-{p}")
@@ -205,17 +213,32 @@ class ClusterWorker:
             )
 
     async def _pull(self, p: int) -> None:
-        puller = PinnedPuller(self.nc, self.cc, p)
+        puller = PinnedPuller(self.nc, self.cc, p, self._pin_lost)
 
         async def handle(msg: Any) -> None:
             await self._handle(p, msg)
 
         try:
-            await puller.run(lambda: p in self.owned and not self.stop.is_set(), handle)
+            await puller.run(lambda: p in self.owned, handle)
         except Exception as exc:
             self.counters["task_failures"] += 1
             log.error("partition %d stopped: %r", p, exc, exc_info=exc)
             self.owned.discard(p)
+
+    def _pin_lost(self, p: int) -> None:
+        """Another worker read partition ``p`` meanwhile: its devices here are stale; they are
+        dropped unsaved and rebuilt from the stored state and RAW if ``p`` comes back."""
+        devs = [d for d, q in self.partition_of.items() if q == p]
+        self.counters["pins_lost"] += 1
+        log.warning(
+            "partition %d: its pin went to another worker (no pull request for pin_ttl_s = "
+            "%g s); dropping its %d devices unsaved",
+            p,
+            self.cc.pin_ttl_s,
+            len(devs),
+        )
+        for d in devs:
+            self._drop(d)
 
     async def _let_go(self, p: int) -> None:
         """Stop pulling ``p``, save and drop its devices, release its pin."""
@@ -234,6 +257,8 @@ class ClusterWorker:
         log.info("partition %d released (%d devices saved)", p, len(devs))
 
     def _drop(self, device: str) -> None:
+        if device in self.applied:
+            log.info("device %s let go", device)
         self.monitor.forget(device)
         self.validator.forget(device)
         self.problems.forget(device)
@@ -319,6 +344,7 @@ class ClusterWorker:
     async def _gain(self, p: int, device: str, upto: int) -> None:
         """Take ``device`` over: its saved state, then its raw messages before ``upto``."""
         assert self.store is not None
+        log.info("device %s taken over (partition %d)", device, p)
         self.partition_of[device] = p
         self.applied[device] = 0
         saved = await self.store.load(device)
@@ -349,7 +375,7 @@ class ClusterWorker:
             self._adopt(rb)
         self.counters["devices_gained"] += 1
         log.info(
-            "device %s taken over (partition %d): %s, %d raw messages replayed",
+            "device %s resumed (partition %d): %s, %d raw messages replayed",
             device,
             p,
             "restored" if saved is not None else "no saved state",
@@ -366,7 +392,9 @@ class ClusterWorker:
         self.monitor.adopt(st, seq)
         self.monitor.restored += 1
         self.applied[rb.device] = rb.end_seq
-        self.marks[rb.device] = DeviceMarks(rb.end_seq + 1, False, self.cc.mark_every_s)
+        self.marks[rb.device] = DeviceMarks(
+            rb.end_seq + 1, False, self.cc.mark_every_s, inherited=rb.mark
+        )
         self.marks[rb.device].note(st, rb.end_seq)
 
     # ---- saved states ----------------------------------------------------------------------
@@ -376,13 +404,16 @@ class ClusterWorker:
         store = self.store
         if store is None:
             return 0
-        done = 0
+        # every document is made (and its arrays copied out) before the first write: while a
+        # write waits, this worker's other partitions go on changing the devices' live state
+        docs = []
         for dev, state, last in self.monitor.snapshot(devices, changed_only):
             st = self.monitor.devices[dev]
             marks = self.marks.get(dev)
-            doc = handover_doc(
-                state, self.applied.get(dev, 0), marks.mark_for(st) if marks else None
-            )
+            mark = marks.mark_for(st) if marks else None
+            docs.append((dev, to_json(handover_doc(state, self.applied.get(dev, 0), mark)), last))
+        done = 0
+        for dev, doc, last in docs:
             try:
                 await store.save(dev, doc, last)
                 done += 1
@@ -436,19 +467,19 @@ class ClusterWorker:
         await self.connect()
         tasks = [
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
+            asyncio.create_task(self._rebalancer(), name="rebalancer"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
             asyncio.create_task(self._log_stats(), name="stats"),
         ]
         await self.stop.wait()
         log.info("stopping: letting %d partitions go", len(self.owned))
-        tasks[0].cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tasks[0]
+        for t in tasks[:2]:
+            t.cancel()
+        await asyncio.gather(*tasks[:2], return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.members_kv.delete(self.name)
-        for p in sorted(self.owned):
-            await self._let_go(p)
-        for t in tasks[1:]:
+        await asyncio.gather(*(self._let_go(p) for p in sorted(self.owned)))
+        for t in tasks[2:]:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self.publisher is not None and not await self.publisher.drain():

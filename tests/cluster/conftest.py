@@ -58,8 +58,9 @@ class Worker:
             "url": srv.url,
             "name": name,
             "partitions": P,
-            "member_ttl_s": 3.0,
-            "pin_ttl_s": 2.0,
+            "member_ttl_s": 4.0,
+            "pin_ttl_s": 5.0,
+            "batch": 64,
             "ack_wait_s": 3.0,
             "duplicate_window_s": 600.0,
             "mark_every_s": 10.0,
@@ -92,6 +93,26 @@ class Worker:
         """The last stats line the worker logged."""
         lines = [ln for ln in self.text().splitlines() if " stats {" in ln]
         return json.loads(lines[-1].split(" stats ", 1)[1]) if lines else {}
+
+    def serving(self, end: float | None = None) -> dict[str, list[tuple[float, float]]]:
+        """Device -> the intervals (Unix seconds, from the log) this worker served it; an
+        interval still open ends at ``end`` (default: now)."""
+        import datetime as dt
+
+        out: dict[str, list[tuple[float, float]]] = {}
+        open_: dict[str, float] = {}
+        for ln in self.text().splitlines():
+            if "affectstream.cluster: device " not in ln:
+                continue
+            t = dt.datetime.strptime(ln[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            dev = ln.split("affectstream.cluster: device ", 1)[1].split(" ", 1)[0]
+            if " taken over " in ln:
+                open_[dev] = t
+            elif ln.endswith(" let go") and dev in open_:
+                out.setdefault(dev, []).append((open_.pop(dev), t))
+        for dev, t in open_.items():
+            out.setdefault(dev, []).append((t, time.time() if end is None else end))
+        return out
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -126,9 +147,7 @@ def workers(tmp_path, nats_server):
 def device_recordings(excerpt: Recording, n: int, length_s: float) -> dict[str, Recording]:
     """``n`` devices, each a different slice of the excerpt (offsets 7 s apart)."""
     t0 = excerpt.start_time
-    return {
-        f"dev{i:02d}": excerpt.slice_time(t0 + 7 * i, t0 + 7 * i + length_s) for i in range(n)
-    }
+    return {f"dev{i:02d}": excerpt.slice_time(t0 + 7 * i, t0 + 7 * i + length_s) for i in range(n)}
 
 
 async def publish_devices(
