@@ -4,6 +4,7 @@ away (delivered in order when it is back; JetStream drops what it already has)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -51,6 +52,8 @@ class EmotionPublisher:
         self.timeout_s = timeout_s
         self.spool = DiskSpool(spool_dir, SPOOL_MAX)
         self.counters = {"published": 0, "duplicates": 0, "spooled": 0, "spool_dropped": 0}
+        #: one publisher for all the worker's partitions: the spool is drained by one at a time
+        self._lock = asyncio.Lock()
 
     async def _send(self, subject: str, payload: bytes, mid: str) -> None:
         ack = await self.js.publish(
@@ -66,6 +69,10 @@ class EmotionPublisher:
 
     async def drain(self) -> bool:
         """Send what is spooled, oldest first; False when NATS is still away."""
+        async with self._lock:
+            return await self._drain()
+
+    async def _drain(self) -> bool:
         while self.spool:
             subject, payload, _ = self.spool.peek()
             try:
@@ -80,12 +87,13 @@ class EmotionPublisher:
         """Publish one record, or spool it (and all after it, in order) while NATS is away."""
         payload = json.dumps(record, separators=(",", ":")).encode()
         subject = emotion_subject(record["device"])
-        if await self.drain():
-            try:
-                await self._send(subject, payload, msg_id(record))
-                return
-            except Exception as exc:  # noqa: BLE001 - NATS away: the spool is the outbox
-                log.warning("EMOTION publish failed (%r); spooling", exc)
-        self.spool.append((subject, payload, 1))
-        self.counters["spooled"] += 1
-        self.counters["spool_dropped"] = self.spool.dropped
+        async with self._lock:
+            if await self._drain():
+                try:
+                    await self._send(subject, payload, msg_id(record))
+                    return
+                except Exception as exc:  # noqa: BLE001 - NATS away: the spool is the outbox
+                    log.warning("EMOTION publish failed (%r); spooling", exc)
+            self.spool.append((subject, payload, 1))
+            self.counters["spooled"] += 1
+            self.counters["spool_dropped"] = self.spool.dropped

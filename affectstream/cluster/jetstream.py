@@ -148,12 +148,22 @@ async def unpin(nc: Any, c: ClusterConfig, p: int) -> None:
     await api(nc, f"CONSUMER.UNPIN.{c.raw_stream}.{consumer_name(p)}", {"group": GROUP})
 
 
-def stream_seq(msg: Any) -> int:
-    """The stream sequence of a delivered message, from its ``$JS.ACK`` reply subject."""
+def _ack_tokens(msg: Any) -> list[str]:
+    """The ``$JS.ACK`` reply subject's tokens from ``<stream>`` on: ``$JS.ACK.<stream>.
+    <consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`` (9 tokens), or with ``<domain>.
+    <account hash>`` after ``ACK`` and a random token at the end (12)."""
     parts = str(msg.reply).split(".")
-    # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending> (9 tokens), or with
-    # <domain>.<account hash> after ACK and a random token at the end (12)
-    return int(parts[5] if len(parts) == 9 else parts[7])
+    return parts[2:] if len(parts) == 9 else parts[4:11]
+
+
+def stream_seq(msg: Any) -> int:
+    """The stream sequence of a delivered message."""
+    return int(_ack_tokens(msg)[3])
+
+
+def num_pending(msg: Any) -> int:
+    """Messages the consumer still has for its filter after this one."""
+    return int(_ack_tokens(msg)[6])
 
 
 class PinnedPuller:
@@ -287,25 +297,28 @@ async def replay(
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
     subject = f"$JS.API.CONSUMER.MSG.NEXT.{c.raw_stream}.{name}"
+    pending = int(info.get("num_pending", 1))
+    empty = 0
     try:
-        done = False
-        while not done:
-            req = {"batch": 500, "no_wait": True}
+        while pending > 0 and empty < 5:
+            req = {"batch": 500, "expires": NS}
             await nc.publish(subject, json.dumps(req).encode(), reply=inbox)
             n = 0
-            while True:
+            while n < 500:
                 msg = await sub.next_msg(timeout=10)
                 if msg.headers and msg.headers.get("Status"):
-                    done = n == 0 or msg.headers.get("Status") == "404"
-                    break
+                    break  # the request is over (it may have returned fewer than there are)
                 n += 1
                 seq = stream_seq(msg)
+                pending = num_pending(msg)
                 if seq > last:
-                    done = True
-                    break
+                    return
                 yield seq, msg.subject, msg.data
-                if n == 500:
-                    break
+                if seq == last or pending == 0:
+                    return
+            empty = 0 if n else empty + 1
+        if pending > 0:
+            log.warning("replay of device %s stopped with %d messages unread", device, pending)
     finally:
         await sub.unsubscribe()
         await _delete(nc, c, name)

@@ -104,6 +104,10 @@ class ClusterWorker:
         self.marks: dict[str, DeviceMarks] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
         self._members_changed = asyncio.Event()
+        #: devices whose stored state another worker wrote: rebuilt at their next message
+        self._stale: set[str] = set()
+        #: (device, modality) -> the ``seq`` field of the last message applied
+        self._topic_seq: dict[tuple[str, str], int] = {}
         self.nc: Any = None
         self.js: Any = None
         self.store: KvDeviceStore | None = None
@@ -265,6 +269,8 @@ class ClusterWorker:
         self.applied.pop(device, None)
         self.partition_of.pop(device, None)
         self.marks.pop(device, None)
+        for key in [k for k in self._topic_seq if k[0] == device]:
+            del self._topic_seq[key]
         if self.store is not None:
             self.store.forget(device)
 
@@ -282,13 +288,51 @@ class ClusterWorker:
             self.problems.bad("bad_device_id", device, f"{msg.subject}: {problem}")
             await msg.ack()
             return
-        if device not in self.applied:
-            await self._gain(p, device, seq)
-        if seq > self.applied.get(device, 0):
-            await self._apply(device, modality, msg.data, seq)
-        else:
-            self.counters["redelivered_skipped"] += 1
+        if device in self._stale:
+            self._stale.discard(device)
+            self._drop(device)
+        try:
+            if device not in self.applied:
+                await self._gain(p, device, seq)
+            if seq > self.applied.get(device, 0):
+                await self._catch_up(device, modality, msg.data, seq)
+                await self._apply(device, modality, msg.data, seq)
+            else:
+                self.counters["redelivered_skipped"] += 1
+        except Exception as exc:  # noqa: BLE001 - NATS away mid-message: rebuild the device
+            # the device may be half taken over or half fed: it is dropped unsaved, the message
+            # left unacknowledged (delivered again), and the device rebuilt from its stored
+            # state and RAW at its next message
+            self.counters["message_errors"] += 1
+            log.warning(
+                "device %s: message %d failed (%r); the device is rebuilt", device, seq, exc
+            )
+            self._drop(device)
+            return
         await msg.ack()
+
+    async def _catch_up(self, device: str, modality: str, data: bytes, seq: int) -> None:
+        """Before a message whose ``seq`` field jumps past the last one on its topic: apply the
+        device's raw messages between from RAW first. They exist when the consumer delivers a
+        new message before older ones it will deliver again (they went to a reader that did
+        not acknowledge them); skipped on their second delivery, they would be lost."""
+        key = (device, modality)
+        last = self._topic_seq.get(key)
+        try:
+            sent = json.loads(data).get("seq")
+        except (ValueError, AttributeError):
+            return
+        if last is None or not isinstance(sent, int) or sent <= last + 1:
+            return
+        n = 0
+        after = self.applied.get(device, 0)
+        async for s, subject, raw in replay(self.nc, self.cc, device, after + 1, seq - 1):
+            _, _, mod = parse_raw_subject(subject)
+            await self._apply(device, mod, raw, s)
+            n += 1
+        if n:
+            self.counters["caught_up"] += n
+            log.info("device %s: %d raw messages caught up from RAW", device, n)
 
     def _event(self, device: str, modality: str, data: bytes) -> ChunkEvent | None:
         topic = raw_topic(device, modality)
@@ -317,6 +361,8 @@ class ClusterWorker:
         ev = self._event(device, modality, data)
         if ev is None:
             return
+        if ev.seq is not None:
+            self._topic_seq[(device, modality)] = ev.seq
         try:
             recs = self.monitor.push(
                 device,
@@ -358,14 +404,22 @@ class ClusterWorker:
                 first = rb.start_seq
             except (ValueError, KeyError, TypeError) as exc:
                 self.store.ignore(device, f"does not fit this model's session ({exc})")
+        # to the message at hand, or to the saved state's last message if that is later (a
+        # message the old owner absorbed and saved but whose acknowledgement was lost comes
+        # again: it is then skipped)
+        last = upto - 1 if rb is None else max(upto - 1, rb.end_seq)
         n = 0
-        async for seq, subject, data in replay(self.nc, self.cc, device, first, upto - 1):
+        got = 0
+        async for seq, subject, data in replay(self.nc, self.cc, device, first, last):
             n += 1
+            got = seq
             _, _, modality = parse_raw_subject(subject)
             if rb is not None and seq <= rb.end_seq:
                 ev = self._event(device, modality, data)
                 if ev is not None:
                     rb.feed(ev.modality, ev.samples, ev.start_time, ev.timestamps)
+                    if ev.seq is not None:
+                        self._topic_seq[(device, modality)] = ev.seq
                 continue
             if rb is not None:
                 self._adopt(rb)
@@ -375,11 +429,17 @@ class ClusterWorker:
             self._adopt(rb)
         self.counters["devices_gained"] += 1
         log.info(
-            "device %s resumed (partition %d): %s, %d raw messages replayed",
+            "device %s resumed (partition %d): %s, %d raw messages replayed (sequences %d to "
+            "%d asked, %d the last; the state absorbed %s; the message at hand %d)",
             device,
             p,
             "restored" if saved is not None else "no saved state",
             n,
+            first,
+            last,
+            got,
+            "-" if saved is None else saved.state.get("raw_seq"),
+            upto,
         )
 
     def _adopt(self, rb: Rebuild) -> None:
@@ -418,9 +478,11 @@ class ClusterWorker:
                 await store.save(dev, doc, last)
                 done += 1
             except StateConflict as exc:
+                # dropped by its partition's task, between two of its messages (this task must
+                # not pull a device from under a message being handled)
                 self.counters["state_conflicts"] += 1
-                log.warning("%s; letting the device go", exc)
-                self._drop(dev)
+                log.warning("%s; the device is rebuilt from the stored state", exc)
+                self._stale.add(dev)
             except Exception as exc:  # noqa: BLE001 - NATS away: saved at the next round
                 self.counters["state_save_errors"] += 1
                 log.warning("cannot save device %s's state: %r", dev, exc)
