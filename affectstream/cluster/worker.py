@@ -106,8 +106,8 @@ class ClusterWorker:
         self._members_changed = asyncio.Event()
         #: devices whose stored state another worker wrote: rebuilt at their next message
         self._stale: set[str] = set()
-        #: (device, modality) -> the ``seq`` field of the last message applied
-        self._topic_seq: dict[tuple[str, str], int] = {}
+        #: (device, modality) -> ``seq`` of the last chunk applied, and its end time (s)
+        self._topic_seq: dict[tuple[str, str], tuple[int, float | None]] = {}
         self.nc: Any = None
         self.js: Any = None
         self.store: KvDeviceStore | None = None
@@ -312,17 +312,23 @@ class ClusterWorker:
         await msg.ack()
 
     async def _catch_up(self, device: str, modality: str, data: bytes, seq: int) -> None:
-        """Before a message whose ``seq`` field jumps past the last one on its topic: apply the
-        device's raw messages between from RAW first. They exist when the consumer delivers a
+        """Before a message whose ``seq`` field, or whose start time, jumps past the last one
+        on its topic: apply the device's raw messages between from RAW first (none when the
+        device really lost them). They exist when the consumer delivers a
         new message before older ones it will deliver again (they went to a reader that did
         not acknowledge them); skipped on their second delivery, they would be lost."""
         key = (device, modality)
         last = self._topic_seq.get(key)
+        if last is None:
+            return
         try:
-            sent = json.loads(data).get("seq")
+            doc = json.loads(data)
+            sent, t0 = doc.get("seq"), doc.get("t0")
         except (ValueError, AttributeError):
             return
-        if last is None or not isinstance(sent, int) or sent <= last + 1:
+        seq_jump = isinstance(sent, int) and sent > last[0] + 1
+        time_jump = isinstance(t0, int | float) and last[1] is not None and t0 > last[1] + 0.5
+        if not (seq_jump or time_jump):
             return
         n = 0
         after = self.applied.get(device, 0)
@@ -333,6 +339,15 @@ class ClusterWorker:
         if n:
             self.counters["caught_up"] += n
             log.info("device %s: %d raw messages caught up from RAW", device, n)
+
+    def _note_topic(self, device: str, modality: str, ev: ChunkEvent) -> None:
+        """Remember the ``seq`` of the last chunk on a topic and where it ended (s)."""
+        end = None
+        if ev.timestamps is not None and len(ev.timestamps):
+            end = float(ev.timestamps[-1])
+        elif ev.start_time is not None and ev.fs:
+            end = ev.start_time + len(ev.samples) / ev.fs
+        self._topic_seq[(device, modality)] = (-1 if ev.seq is None else ev.seq, end)
 
     def _event(self, device: str, modality: str, data: bytes) -> ChunkEvent | None:
         topic = raw_topic(device, modality)
@@ -361,8 +376,7 @@ class ClusterWorker:
         ev = self._event(device, modality, data)
         if ev is None:
             return
-        if ev.seq is not None:
-            self._topic_seq[(device, modality)] = ev.seq
+        self._note_topic(device, modality, ev)
         try:
             recs = self.monitor.push(
                 device,
@@ -418,8 +432,7 @@ class ClusterWorker:
                 ev = self._event(device, modality, data)
                 if ev is not None:
                     rb.feed(ev.modality, ev.samples, ev.start_time, ev.timestamps)
-                    if ev.seq is not None:
-                        self._topic_seq[(device, modality)] = ev.seq
+                    self._note_topic(device, modality, ev)
                 continue
             if rb is not None:
                 self._adopt(rb)
