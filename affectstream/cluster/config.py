@@ -99,7 +99,9 @@ def parse_cluster(table: Any) -> ClusterConfig:
         )
         if isinstance(v, bool) or not isinstance(v, want):
             raise ConfigError(f"cluster.{k}: expected {type(default).__name__}, got {v!r}")
-        setattr(cfg, k, float(v) if isinstance(default, float) else v)
+        setattr(
+            cfg, k, float(v) if isinstance(v, int | float) and isinstance(default, float) else v
+        )
     if not 1 <= cfg.partitions <= 100_000:
         raise ConfigError(f"cluster.partitions: 1 to 100000 partitions; got {cfg.partitions}")
     for k in _POSITIVE:

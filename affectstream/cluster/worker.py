@@ -284,6 +284,15 @@ class ClusterWorker:
             await msg.ack()
             return
         problem = device_id_problem(device)
+        if "//" in device:  # NATS's MQTT gateway writes a "." of a topic level as "//"
+            dotted = device.replace("//", ".")
+            problem = (
+                f"device id {dotted!r} holds '.', which NATS subjects use as separators (the "
+                "MQTT gateway turned it into '//'); in cluster mode a device id is 1-64 "
+                f"characters of A-Z a-z 0-9 _ - : publish on affectstream/"
+                f"{dotted.replace('.', '-')}/raw/{modality}"
+            )
+            device = dotted
         if problem is not None:
             self.problems.bad("bad_device_id", device, f"{msg.subject}: {problem}")
             await msg.ack()

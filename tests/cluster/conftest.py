@@ -15,12 +15,10 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("nats", reason="the cluster tests need the cluster extra (nats-py)")
-
-from affectstream.cluster.server import LocalNats  # noqa: E402
-from affectstream.data import Recording  # noqa: E402
-from affectstream.stream.config import BrokerConfig  # noqa: E402
-from affectstream.stream.replay_publish import publish_mqtt  # noqa: E402
+from affectstream.cluster.server import LocalNats
+from affectstream.data import Recording
+from affectstream.stream.config import BrokerConfig
+from affectstream.stream.replay_publish import publish_mqtt
 
 MODS = ["bvp", "eda", "temp"]
 HOP_S = 5.0
@@ -30,6 +28,7 @@ P = 16
 
 @pytest.fixture
 def nats_server(tmp_path):
+    pytest.importorskip("nats", reason="the cluster tests need the cluster extra (nats-py)")
     try:
         srv = LocalNats(tmp_path / "nats")
     except RuntimeError as exc:

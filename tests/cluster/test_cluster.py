@@ -5,6 +5,7 @@ and every device's predictions equal a single-process run of the same chunks."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 
@@ -49,7 +50,7 @@ def one_server_at_a_time(ws, ends: dict[str, float]) -> int:
     moves = 0
     for dev, ivs in spans.items():
         ivs.sort()
-        for (_, b, w1), (a, _, w2) in zip(ivs, ivs[1:], strict=False):
+        for (_, b, w1), (a, _, w2) in itertools.pairwise(ivs):
             assert a >= b, f"device {dev} served by {w1} until {b:.3f} and by {w2} from {a:.3f}"
             moves += 1
     return moves

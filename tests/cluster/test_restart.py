@@ -19,9 +19,7 @@ def test_nats_server_restart_loses_nothing(excerpt, nats_server, workers):
     asyncio.run(publish_devices(nats_server, first, speed=0))
     wait_for(lambda: any(w.stats().get("predictions_out") for w in ws), 60, "predictions")
     nats_server.restart(down_s=2.0)  # while the workers still work through RAW
-    wait_for(
-        lambda: all("spool" in w.stats().get("emotion", {}) for w in ws), 30, "workers' stats"
-    )
+    wait_for(lambda: all("spool" in w.stats().get("emotion", {}) for w in ws), 30, "workers' stats")
     asyncio.run(publish_devices(nats_server, rest, speed=0))
     ref = reference(recs)
     n_ref = sum(len(v) for v in ref.values())
@@ -31,5 +29,7 @@ def test_nats_server_restart_loses_nothing(excerpt, nats_server, workers):
     assert len(ids) == len(set(ids)) == n_ref
     for r in got:
         assert r["label"] == ref[r["device"]][r["t"]]["label"]
-    reconnects = sum("reconnect" in w.text().lower() or "disconnect" in w.text().lower() for w in ws)
+    reconnects = sum(
+        "reconnect" in w.text().lower() or "disconnect" in w.text().lower() for w in ws
+    )
     assert reconnects >= 0

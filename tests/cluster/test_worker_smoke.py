@@ -17,3 +17,24 @@ def test_one_worker_serves_devices_over_mqtt(excerpt, nats_server, workers):
     assert {r["device"] for r in recs_out} == set(recs)
     ids = [r["_id"] for r in recs_out]
     assert len(ids) == len(set(ids))
+
+
+def test_a_device_id_with_a_dot_is_refused_with_a_clear_line(nats_server, workers):
+    import aiomqtt
+
+    from affectstream.stream.payload import encode_chunk
+
+    w = workers("dots")
+    wait_for(lambda: "owns 16 partitions" in w.text(), 30, "the worker to own every partition")
+
+    async def send() -> None:
+        async with aiomqtt.Client("127.0.0.1", nats_server.mqtt_port) as c:
+            await c.publish(
+                "affectstream/e4.07/raw/eda", encode_chunk(0.0, 4.0, ["eda"], 0, [1.0] * 4), qos=1
+            )
+
+    asyncio.run(send())
+    wait_for(lambda: "holds '.'" in w.text(), 30, "the refusal")
+    line = next(ln for ln in w.text().splitlines() if "holds '.'" in ln)
+    assert "'e4.07'" in line and "affectstream/e4-07/raw/eda" in line
+    wait_for(lambda: w.stats().get("bad_device_id") == 1, 10, "the count")
