@@ -289,8 +289,9 @@ class PersonSession:
         ``(min(window, total), n_channels)``, e.g. re-made from the raw data by a worker that
         took the device over; then the session goes on exactly as the saved one would), so the
         windows that overlap them abstain (``missing data``) and the first prediction comes one
-        window after new frames start, with the person's calibration where it was. Feed the frames that follow the saved ones (frames between
-        are missing: pass them as NaN, as a restored Preprocessor does after a gap).
+        window after new frames start, with the person's calibration where it was. Feed the
+        frames that follow the saved ones (frames between are missing: pass them as NaN, as a
+        restored Preprocessor does after a gap).
 
         Raises
         ------
