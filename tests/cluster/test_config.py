@@ -41,3 +41,18 @@ def test_sources_and_sinks_are_refused_beside_a_cluster():
 
 def test_ints_are_accepted_for_seconds():
     assert parse_cluster({"ack_wait_s": 30}).ack_wait_s == 30.0
+
+
+def test_the_readme_worker_config_parses():
+    import re
+    import tomllib
+
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Running on many machines\n")
+    block = re.search(r"```toml\n(.*?)```", text[start:], re.S)
+    assert block is not None
+    cfg = parse_config(tomllib.loads(block.group(1)))
+    assert cfg.cluster is not None and cfg.cluster.partitions == 1024
+    assert cfg.cluster.replicas == 3
