@@ -226,8 +226,11 @@ class ClusterWorker:
             await puller.run(lambda: p in self.owned, handle)
         except Exception as exc:
             self.counters["task_failures"] += 1
-            log.error("partition %d stopped: %r", p, exc, exc_info=exc)
+            log.error("partition %d stopped: %r; it is started again", p, exc, exc_info=exc)
             self.owned.discard(p)
+            self._pullers.pop(p, None)
+            await asyncio.sleep(1.0)
+            self._members_changed.set()  # the rebalancer starts it again
 
     def _pin_lost(self, p: int) -> None:
         """Another worker read partition ``p`` meanwhile: its devices here are stale; they are
