@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cluster-devices", type=int, default=30, help="devices for `cluster` (30)")
     p.add_argument(
-        "--cluster-speed", type=float, default=10.0, help="times real time for `cluster` (10)"
+        "--cluster-speed", type=float, default=5.0, help="times real time for `cluster` (5)"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
