@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from affectstream.cluster.config import ClusterConfig
+from affectstream.cluster.config import ClusterConfig, parse_cluster
 from affectstream.cluster.emotion import EmotionPublisher
 from affectstream.cluster.handover import DeviceMarks, Rebuild, handover_doc
 from affectstream.cluster.jetstream import (
@@ -72,13 +72,18 @@ class ClusterWorker:
     ----------
     config
         A daemon config with a ``cluster`` section.
+
+    Raises
+    ------
+    ConfigError
+        For a ``[cluster]`` table that does not validate.
     """
 
     def __init__(self, config: DaemonConfig) -> None:
         if config.cluster is None:
             raise ValueError("a cluster worker needs a [cluster] section in its config")
         self.config = config
-        self.cc: ClusterConfig = config.cluster
+        self.cc: ClusterConfig = parse_cluster(config.cluster)
         self.name = self.cc.worker_name()
         self.predictor = Predictor(config.model)
         self.monitor = Monitor(

@@ -22,13 +22,10 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from affectstream.data.recording import canonical_modality
 from affectstream.stream.lsl_source import GENERIC_TYPES
-
-if TYPE_CHECKING:
-    from affectstream.cluster.config import ClusterConfig
 
 SOURCE_KINDS = ("mqtt", "lsl", "replay")
 SINK_KINDS = ("mqtt", "jsonl", "lsl")
@@ -201,8 +198,9 @@ class DaemonConfig:
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     sources: list[SourceConfig] = field(default_factory=list)
     sinks: list[SinkConfig] = field(default_factory=list)
-    #: ``[cluster]``: run as one worker of a cluster on NATS JetStream (None: a plain daemon)
-    cluster: ClusterConfig | None = None
+    #: ``[cluster]``: run as one worker of a cluster on NATS JetStream (None: a plain daemon);
+    #: the table as read, validated by :func:`affectstream.cluster.config.parse_cluster`
+    cluster: dict[str, Any] | None = None
 
     @property
     def needs_broker(self) -> bool:
@@ -281,9 +279,10 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
         if not 0 < cfg.broker.port < 65536:
             raise ConfigError(f"broker.port: {cfg.broker.port} is not a TCP port")
     if "cluster" in doc:  # ---- cluster mode (issue 24): sources are the RAW stream's partitions
-        from affectstream.cluster.config import parse_cluster
-
-        cfg.cluster = parse_cluster(doc.pop("cluster"))
+        table = doc.pop("cluster")
+        if not isinstance(table, dict):
+            raise ConfigError("cluster: must be a table [cluster]")
+        cfg.cluster = table
         if doc.get("source") or doc.get("sink"):
             raise ConfigError(
                 "[cluster]: a cluster worker reads the RAW stream and publishes to EMOTION; "

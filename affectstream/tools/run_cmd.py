@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         cfg = load_config(args.config)
+        if cfg.cluster is not None:  # a cluster worker (issue 24): its section checked now
+            from affectstream.cluster.config import parse_cluster
+
+            parse_cluster(cfg.cluster)
         if cfg.needs_broker:
             cfg.broker.credentials()
 

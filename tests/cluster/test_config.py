@@ -10,8 +10,10 @@ from affectstream.stream.config import ConfigError, parse_config
 
 def test_a_cluster_section_makes_a_worker_config_without_sources():
     cfg = parse_config({"hop_s": 5, "cluster": {"url": "nats://h:4222", "partitions": 1024}})
-    assert isinstance(cfg.cluster, ClusterConfig)
-    assert cfg.cluster.partitions == 1024 and cfg.cluster.url == "nats://h:4222"
+    assert cfg.cluster is not None
+    cc = parse_cluster(cfg.cluster)
+    assert isinstance(cc, ClusterConfig)
+    assert cc.partitions == 1024 and cc.url == "nats://h:4222"
     assert cfg.sources == [] and cfg.sinks == []
     assert parse_config({"source": [{"kind": "mqtt"}]}).cluster is None
 
@@ -34,6 +36,21 @@ def test_bad_values_name_their_key(table, key):
         parse_cluster(table)
 
 
+def test_run_check_validates_the_cluster_section(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cluster]\npartitions = 0\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "affectstream", "run", "--config", str(bad), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2 and "cluster.partitions" in out.stderr
+
+
 def test_sources_and_sinks_are_refused_beside_a_cluster():
     with pytest.raises(ConfigError, match="cluster"):
         parse_config({"cluster": {}, "source": [{"kind": "mqtt"}]})
@@ -54,5 +71,6 @@ def test_the_readme_worker_config_parses():
     block = re.search(r"```toml\n(.*?)```", text[start:], re.S)
     assert block is not None
     cfg = parse_config(tomllib.loads(block.group(1)))
-    assert cfg.cluster is not None and cfg.cluster.partitions == 1024
-    assert cfg.cluster.replicas == 3
+    assert cfg.cluster is not None
+    cc = parse_cluster(cfg.cluster)
+    assert cc.partitions == 1024 and cc.replicas == 3
