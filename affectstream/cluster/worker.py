@@ -54,6 +54,15 @@ from affectstream.stream.validate import ChunkValidator
 log = logging.getLogger("affectstream.cluster")
 
 
+def _t0(data: bytes) -> float | None:
+    """The ``t0`` (s) of a raw payload, or None."""
+    try:
+        t0 = json.loads(data).get("t0")
+    except (ValueError, AttributeError):
+        return None
+    return float(t0) if isinstance(t0, int | float) and not isinstance(t0, bool) else None
+
+
 def spool_dir(config: DaemonConfig, name: str) -> str | None:
     """The outbox folder: the config's ``spool_dir``, or with ``auto`` one per worker name
     under ``$XDG_STATE_HOME/affectstream/spool`` (``memory``: None)."""
@@ -310,7 +319,7 @@ class ClusterWorker:
             self._drop(device)
         try:
             if device not in self.applied:
-                await self._gain(p, device, seq)
+                await self._gain(p, device, seq, msg.data)
             if seq > self.applied.get(device, 0):
                 await self._catch_up(device, modality, msg.data, seq)
                 await self._apply(device, modality, msg.data, seq)
@@ -418,8 +427,10 @@ class ClusterWorker:
             self.counters["calibrating_out" if "warmup_left_s" in r else "predictions_out"] += 1
             await self.publisher.publish(r)
 
-    async def _gain(self, p: int, device: str, upto: int) -> None:
-        """Take ``device`` over: its saved state, then its raw messages before ``upto``."""
+    async def _gain(self, p: int, device: str, upto: int, data: bytes = b"") -> None:
+        """Take ``device`` over: its saved state, then its raw messages before ``upto`` (whose
+        payload is ``data``). A state whose last frame is more than ``resume_within_s`` before
+        the message's data starts a new session instead, as in the plain daemon."""
         assert self.store is not None
         log.info("device %s taken over (partition %d)", device, p)
         self.partition_of[device] = p
@@ -427,6 +438,18 @@ class ClusterWorker:
         saved = await self.store.load(device)
         rb: Rebuild | None = None
         first = 1
+        t0 = _t0(data)
+        if saved is not None and saved.last_frame_s is not None and t0 is not None:
+            late = t0 - saved.last_frame_s
+            if late > self.config.resume_within_s:
+                log.info(
+                    "device %s: new data starts %.1f s after its saved session's last frame "
+                    "(resumed only within %g s); a new session starts",
+                    device,
+                    late,
+                    self.config.resume_within_s,
+                )
+                saved, first = None, upto
         if saved is not None:
             try:
                 rb = Rebuild(
