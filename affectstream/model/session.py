@@ -283,12 +283,15 @@ class PersonSession:
             "outputs": None if self.outputs is None else self.outputs.state_dict(),
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], held: np.ndarray | None = None) -> None:
         """Continue a saved session. The window content is not part of the state: the held
-        frames count as missing, so the windows that overlap them abstain (``missing data``)
-        and the first prediction comes one window after new frames start, with the person's
-        calibration where it was. Feed the frames that follow the saved ones (frames between
-        are missing: pass them as NaN, as a restored Preprocessor does after a gap).
+        frames count as missing (unless ``held`` gives them back: the frames the window held,
+        ``(min(window, total), n_channels)``, e.g. re-made from the raw data by a worker that
+        took the device over; then the session goes on exactly as the saved one would), so the
+        windows that overlap them abstain (``missing data``) and the first prediction comes one
+        window after new frames start, with the person's calibration where it was. Feed the
+        frames that follow the saved ones (frames between are missing: pass them as NaN, as a
+        restored Preprocessor does after a gap).
 
         Raises
         ------
@@ -305,14 +308,21 @@ class PersonSession:
         self.first_k = None if state["first_k"] is None else int(state["first_k"])
         total = int(state["total"])
         self.next_end = int(state["next_end"])
-        held = min(self.n_win, total)
-        self.buffer.resume(total - held)
-        if held and self.first_k is not None:
+        n_held = min(self.n_win, total)
+        self.buffer.resume(total - n_held)
+        if n_held and self.first_k is not None:
             # the frames the window held are lost: they enter as missing, through the same
             # trackers as any frame, so the window's features and quality are exactly those of
             # a session whose last window of frames was missing
-            k0 = self.first_k + total - held
-            missing = np.full((held, len(self.channel_names)), np.nan)
+            k0 = self.first_k + total - n_held
+            missing = np.full((n_held, len(self.channel_names)), np.nan)
+            if held is not None:
+                if held.shape != missing.shape:
+                    raise ValueError(
+                        f"the held frames have shape {held.shape}; the saved window held "
+                        f"{missing.shape}"
+                    )
+                missing = np.asarray(held, dtype=np.float64)
             if self.sliding is not None:
                 self.sliding.push(k0, missing)
             self.quality.push(k0, missing)

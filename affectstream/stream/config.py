@@ -198,6 +198,9 @@ class DaemonConfig:
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     sources: list[SourceConfig] = field(default_factory=list)
     sinks: list[SinkConfig] = field(default_factory=list)
+    #: ``[cluster]``: run as one worker of a cluster on NATS JetStream (None: a plain daemon);
+    #: the table as read, validated by :func:`affectstream.cluster.config.parse_cluster`
+    cluster: dict[str, Any] | None = None
 
     @property
     def needs_broker(self) -> bool:
@@ -275,6 +278,18 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
             )
         if not 0 < cfg.broker.port < 65536:
             raise ConfigError(f"broker.port: {cfg.broker.port} is not a TCP port")
+    if "cluster" in doc:  # ---- cluster mode (issue 24): sources are the RAW stream's partitions
+        table = doc.pop("cluster")
+        if not isinstance(table, dict):
+            raise ConfigError("cluster: must be a table [cluster]")
+        cfg.cluster = table
+        if doc.get("source") or doc.get("sink"):
+            raise ConfigError(
+                "[cluster]: a cluster worker reads the RAW stream and publishes to EMOTION; "
+                "remove the [[source]] and [[sink]] tables"
+            )
+        doc.pop("source", None)
+        doc.pop("sink", None)
     for section, kinds in (("source", SOURCE_KINDS), ("sink", SINK_KINDS)):
         items = doc.pop(section, [])
         if not isinstance(items, list):
@@ -295,8 +310,10 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> DaemonCon
             f"{', '.join(sorted(doc))}: unknown key(s); known: model, hop_s, "
             "log_interval_s, queue_size, max_missing, spool_dir, calibrating_every_s, "
             "max_devices, idle_timeout_s, state_dir, state_save_s, resume_within_s, [broker], "
-            "[[source]], [[sink]]"
+            "[[source]], [[sink]], [cluster]"
         )
+    if cfg.cluster is not None:
+        return cfg
     if not cfg.sources:
         raise ConfigError("source: the daemon needs at least one [[source]]")
     if not cfg.sinks:

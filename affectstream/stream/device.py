@@ -163,10 +163,12 @@ class DeviceState:
             },
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], held: np.ndarray | None = None) -> None:
         """Go on from a :meth:`state_dict` saved under the same bundle: the next chunks continue
         the device's DSP and its person's calibration; the frames the window held count as
-        missing, so the first prediction comes one window after data resumes.
+        missing, so the first prediction comes one window after data resumes (``held``: those
+        frames, ``(n, n_channels)``, re-made from raw data; see
+        :meth:`PersonSession.load_state_dict`).
 
         Raises
         ------
@@ -174,7 +176,7 @@ class DeviceState:
             When the state does not fit this bundle's preprocessing or session.
         """
         self.pp.load_state_dict(state["dsp"])
-        self.session.load_state_dict(state["session"])
+        self.session.load_state_dict(state["session"], held)
         c = state["counters"]
         self.counters.samples_in = {str(k): int(v) for k, v in c["samples_in"].items()}
         self.counters.frames = int(c["frames"])

@@ -178,6 +178,13 @@ class Monitor:
         )
         return st
 
+    def adopt(self, st: DeviceState, seq: int) -> None:
+        """Hold ``st`` (a device state restored elsewhere, e.g. by a cluster worker that took
+        the device over) as its device's state, its next record numbered ``seq``."""
+        self.devices[st.device] = st
+        self._seq[st.device] = int(seq)
+        self._saved_frames[st.device] = st.counters.frames
+
     def forget(self, device_id: str) -> None:
         """Drop a device's state (it vanished; a return starts afresh unless it was saved)."""
         self.devices.pop(device_id, None)

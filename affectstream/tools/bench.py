@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from affectstream.tools.bench_cluster import format_cluster_table, run_cluster_bench
 from affectstream.tools.bench_dashboard import format_dashboard_table, run_dashboard_bench
 from affectstream.tools.bench_dsp import format_dsp_table, run_dsp_bench
 from affectstream.tools.bench_lsl import format_lsl_table, run_lsl_bench
@@ -27,11 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(not in `all`; minutes): simulated hours of a daemon with device churn, broker "
         "restarts and a daemon restart; memory over time, predictions made vs received. "
         "dashboard: the live page with 1, 10 and 100 devices (needs mosquitto; headless "
-        "Chromium and selenium for the page's figures; not part of all).",
+        "Chromium and selenium for the page's figures; not part of all). cluster (not in "
+        "all; the cluster extra and mosquitto): devices over MQTT into NATS JetStream served "
+        "by 1, 2 and 3 cluster workers against the plain daemon: CPU per device-hop, devices "
+        "per core, end-to-end p99, RAW's ingest rate.",
     )
     p.add_argument(
         "what",
-        choices=["dsp", "model", "stream", "scale", "lsl", "soak", "dashboard", "all"],
+        choices=["dsp", "model", "stream", "scale", "lsl", "soak", "dashboard", "cluster", "all"],
         nargs="?",
         default="all",
     )
@@ -72,6 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dashboard-seconds", type=float, default=10.0, help="seconds measured per count (10)"
     )
+    p.add_argument("--cluster-devices", type=int, default=30, help="devices for `cluster` (30)")
+    p.add_argument(
+        "--cluster-speed", type=float, default=5.0, help="times real time for `cluster` (5)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -108,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         res["dashboard"] = run_dashboard_bench(
             tuple(args.dashboard_devices), seconds=args.dashboard_seconds
         )
+    if args.what == "cluster":
+        res["cluster"] = run_cluster_bench(devices=args.cluster_devices, speed=args.cluster_speed)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -125,4 +135,6 @@ def run(args: argparse.Namespace) -> int:
         print(format_soak_table(res["soak"]))
     if "dashboard" in res:
         print(format_dashboard_table(res["dashboard"]))
+    if "cluster" in res:
+        print(format_cluster_table(res["cluster"]))
     return 0

@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         cfg = load_config(args.config)
+        if cfg.cluster is not None:  # a cluster worker (issue 24): its section checked now
+            from affectstream.cluster.config import parse_cluster
+
+            parse_cluster(cfg.cluster)
         if cfg.needs_broker:
             cfg.broker.credentials()
 
@@ -57,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(cfg) -> int:
+    if cfg.cluster is not None:  # one worker of a cluster on NATS JetStream (issue 24)
+        from affectstream.cluster.run import serve_worker
+
+        return await serve_worker(cfg)
     from affectstream.stream.daemon import Daemon, install_signal_handlers
 
     daemon = Daemon(cfg)
