@@ -197,7 +197,10 @@ class Monitor:
     ) -> list[tuple[str, dict[str, Any], float | None]]:
         """``(device, state, last_frame_s)`` of each device (default: all) that can be saved
         (not in a baseline warm-up) and, with ``changed_only``, got frames since its last
-        save: what :meth:`DeviceStore.save` writes. Marks them saved."""
+        save: what :meth:`DeviceStore.save` writes. Marks them saved.
+
+        Each state holds copies, not the device's live arrays: the daemon writes it from a
+        worker thread while the device goes on."""
         out = []
         for dev in self.devices if devices is None else devices:
             st = self.devices.get(dev)

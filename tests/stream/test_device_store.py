@@ -147,3 +147,17 @@ def test_idle_devices_are_saved_evicted_and_resume_on_return(excerpt, predictor,
     got = feed(mon, after, "a")
     first = next(r["t"] for r in got if r["label"] is not None)
     assert mon.restored == 1 and first <= excerpt.start_time + BACK_S + 75
+
+
+def test_a_snapshot_is_detached_from_the_device_that_goes_on(excerpt, predictor):
+    """The daemon writes snapshots from a worker thread while the device goes on: a snapshot
+    must not change after it is taken (every state_dict copies its arrays)."""
+    mon = Monitor(predictor)
+    before, after = chunks_with_a_break(excerpt)
+    feed(mon, before)
+    ((_, state, last),) = mon.snapshot(["wrist"], changed_only=False)
+    frozen = json.dumps(to_json(state))
+    feed(mon, after)
+    assert json.dumps(to_json(state)) == frozen
+    ((_, now, later),) = mon.snapshot(["wrist"], changed_only=False)
+    assert json.dumps(to_json(now)) != frozen and later > last
