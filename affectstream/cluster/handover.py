@@ -112,6 +112,12 @@ class DeviceMarks:
                     break
                 self.marks.popleft()
 
+    def drop_after(self, raw_seq: int) -> None:
+        """Raw message ``raw_seq`` was absorbed late, after newer ones of the device's other
+        topics: drop the marks taken since it came into RAW (their DSP state lacks it)."""
+        while self.marks and self.marks[-1].raw_seq >= raw_seq:
+            self.marks.pop()
+
     def mark_for(self, st: DeviceState) -> Mark | None:
         """The newest mark at or before the first frame the session's window holds now."""
         k = next_frame(st)

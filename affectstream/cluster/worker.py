@@ -11,8 +11,8 @@ message only after its records are published or spooled.
 A device seen for the first time is restored from the states bucket and its raw messages since
 the saved mark (:mod:`~affectstream.cluster.handover`); a partition that goes to another
 worker is let go after its devices are saved, and its pin released. Raw messages are applied
-in JetStream order, each once: a redelivered one (a stream sequence the device has absorbed) is
-acknowledged and skipped.
+in JetStream order per topic, each once: a redelivered one (a stream sequence its topic went
+past) is acknowledged and skipped.
 """
 
 from __future__ import annotations
@@ -122,6 +122,11 @@ class ClusterWorker:
         self._stale: set[str] = set()
         #: (device, modality) -> ``seq`` of the last chunk applied, and its end time (s)
         self._topic_seq: dict[tuple[str, str], tuple[int, float | None]] = {}
+        #: (device, modality) -> raw stream sequence of the last message absorbed on the topic
+        self._topic_raw: dict[tuple[str, str], int] = {}
+        #: device -> raw stream sequence up to which its take-over absorbed (or, for a new
+        #: session, passed over) every one of its messages
+        self._base: dict[str, int] = {}
         self.nc: Any = None
         self.js: Any = None
         self.store: KvDeviceStore | None = None
@@ -286,8 +291,11 @@ class ClusterWorker:
         self.applied.pop(device, None)
         self.partition_of.pop(device, None)
         self.marks.pop(device, None)
+        self._base.pop(device, None)
         for key in [k for k in self._topic_seq if k[0] == device]:
             del self._topic_seq[key]
+        for key in [k for k in self._topic_raw if k[0] == device]:
+            del self._topic_raw[key]
         if self.store is not None:
             self.store.forget(device)
 
@@ -320,7 +328,7 @@ class ClusterWorker:
         try:
             if device not in self.applied:
                 await self._gain(p, device, seq, msg.data)
-            if seq > self.applied.get(device, 0):
+            if not self._absorbed(device, modality, seq):
                 await self._catch_up(device, modality, msg.data, seq)
                 await self._apply(device, modality, msg.data, seq)
             else:
@@ -337,12 +345,28 @@ class ClusterWorker:
             return
         await msg.ack()
 
+    def _absorbed(self, device: str, modality: str, seq: int) -> bool:
+        """Whether raw message ``seq`` on ``device``/``modality`` needs nothing: the device's
+        take-over covered it, or its topic went past it (applied already, or too late now).
+
+        Judged per topic, not by the device's newest sequence: when the consumer delivers a
+        message before older ones of the device's other topics (the older ones went to a
+        reader that lost them), those are still to be applied when they come again."""
+        last = self._topic_raw.get((device, modality), 0)
+        return seq <= max(self._base.get(device, 0), last)
+
     async def _catch_up(self, device: str, modality: str, data: bytes, seq: int) -> None:
         """Before a message whose ``seq`` field, or whose start time, jumps past the last one
         on its topic: apply the device's raw messages between from RAW first (none when the
         device really lost them). They exist when the consumer delivers a
         new message before older ones it will deliver again (they went to a reader that did
-        not acknowledge them); skipped on their second delivery, they would be lost."""
+        not acknowledge them); skipped on their second delivery, they would be lost.
+
+        The messages between start after the topic's own last one, not after the device's
+        newest: the device's other topics may have gone on meanwhile (a device publishing a
+        chunk again after a server restart, QoS 1, puts a copy in RAW that the consumer may
+        deliver before the older messages of the other topics), and theirs in the gap are
+        applied too unless :meth:`_absorbed` already."""
         key = (device, modality)
         last = self._topic_seq.get(key)
         if last is None:
@@ -356,10 +380,14 @@ class ClusterWorker:
         time_jump = isinstance(t0, int | float) and last[1] is not None and t0 > last[1] + 0.5
         if not (seq_jump or time_jump):
             return
+        # from the topic's last message: the device's other topics may have gone on past
+        # messages of theirs that are missing too (each is applied unless absorbed already)
         n = 0
-        after = self.applied.get(device, 0)
+        after = max(self._base.get(device, 0), self._topic_raw.get(key, 0))
         async for s, subject, raw in replay(self.nc, self.cc, device, after + 1, seq - 1):
             _, _, mod = parse_raw_subject(subject)
+            if self._absorbed(device, mod, s):
+                continue
             await self._apply(device, mod, raw, s)
             n += 1
         if n:
@@ -398,7 +426,10 @@ class ClusterWorker:
 
     async def _apply(self, device: str, modality: str, data: bytes, seq: int) -> None:
         """Absorb one raw message (stream sequence ``seq``) and publish its records."""
-        self.applied[device] = seq
+        in_order = seq > self.applied.get(device, 0)
+        if in_order:
+            self.applied[device] = seq
+        self._topic_raw[(device, modality)] = seq
         ev = self._event(device, modality, data)
         if ev is None:
             return
@@ -416,7 +447,13 @@ class ClusterWorker:
             self.problems.bad("bad_chunks", device, f"{device}/{ev.modality}: {exc}")
             return
         st = self.monitor.devices.get(device)
-        if st is not None:
+        if not in_order:
+            # a mark names the DSP's state after one raw sequence: those taken after this
+            # message's sequence lack it, and none is taken now
+            late = self.marks.get(device)
+            if late is not None:
+                late.drop_after(seq)
+        elif st is not None:
             marks = self.marks.get(device)
             if marks is None:
                 marks = self.marks[device] = DeviceMarks(seq, True, self.cc.mark_every_s)
@@ -469,6 +506,7 @@ class ClusterWorker:
             got = seq
             _, _, modality = parse_raw_subject(subject)
             if rb is not None and seq <= rb.end_seq:
+                self._topic_raw[(device, modality)] = seq
                 ev = self._event(device, modality, data)
                 if ev is not None:
                     rb.feed(ev.modality, ev.samples, ev.start_time, ev.timestamps)
@@ -480,6 +518,7 @@ class ClusterWorker:
             await self._apply(device, modality, data, seq)
         if rb is not None:
             self._adopt(rb)
+        self._base[device] = last
         self.counters["devices_gained"] += 1
         log.info(
             "device %s resumed (partition %d): %s, %d raw messages replayed (sequences %d to "
