@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import ssl
 import subprocess
@@ -48,12 +47,11 @@ def make_pki(d) -> dict[str, str]:
 
 def closed_broker(d, pki: dict[str, str], extra: str) -> Broker:
     """A TLS broker without anonymous access (``extra``: further mosquitto settings)."""
-    # as root mosquitto would switch to its own user, which cannot read pytest's private tmp
-    keep_user = "user root\n" if os.geteuid() == 0 else ""
+    # (LocalMosquitto keeps the user that started it: as root, mosquitto's own user could not
+    # read pytest's private tmp)
     b = Broker(
         d,
-        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\nkeyfile {pki['key']}\n"
-        f"{extra}{keep_user}",
+        extra=f"cafile {pki['ca']}\ncertfile {pki['cert']}\nkeyfile {pki['key']}\n{extra}",
     )
     b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
     b.stop()
@@ -183,8 +181,7 @@ def test_readme_acl_lets_a_device_write_only_its_own_raw_topics(tmp_path):
         )
     acl = tmp_path / "acl"
     acl.write_text(README_ACL)
-    keep_user = "user root\n" if os.geteuid() == 0 else ""
-    b = Broker(tmp_path, extra=f"password_file {pw}\nacl_file {acl}\n{keep_user}")
+    b = Broker(tmp_path, extra=f"password_file {pw}\nacl_file {acl}\n")
     b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
     b.stop()
     b.start()
