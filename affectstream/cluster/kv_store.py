@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from affectstream.stream.device_ids import device_id_problem
 from affectstream.stream.device_store import (
-    STATE_FORMAT,
-    STATE_VERSION,
     SavedState,
-    from_json,
-    to_json,
+    UnusableState,
+    read_state_document,
+    state_document,
 )
 
 log = logging.getLogger("affectstream.cluster")
@@ -78,15 +76,7 @@ class KvDeviceStore:
         """
         import nats.js.errors
 
-        doc = {
-            "format": STATE_FORMAT,
-            "version": STATE_VERSION,
-            "model_id": self.model_id,
-            "device": device,
-            "saved_unix": time.time(),
-            "last_frame_s": last_frame_s,
-            "state": to_json(state),
-        }
+        doc = state_document(device, self.model_id, state, last_frame_s)
         data = json.dumps(doc, separators=(",", ":")).encode()
         key = self.key(device)
         rev = self._rev.get(device)
@@ -123,25 +113,9 @@ class KvDeviceStore:
         if not entry.value:
             return None
         try:
-            doc = json.loads(entry.value)
-        except ValueError as exc:
-            return self._ignore(device, f"is not valid JSON ({exc})")
-        if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
-            return self._ignore(device, f"is not an {STATE_FORMAT} document")
-        if doc.get("version") != STATE_VERSION:
-            return self._ignore(device, f"has format version {doc.get('version')!r}")
-        if doc.get("model_id") != self.model_id:
-            return self._ignore(device, f"was saved under model {doc.get('model_id')!r}")
-        if doc.get("device") != device or not isinstance(doc.get("state"), dict):
-            return self._ignore(device, f"does not hold device {device!r}'s state")
-        last = doc.get("last_frame_s")
-        return SavedState(
-            device,
-            self.model_id,
-            float(doc.get("saved_unix", 0.0)),
-            None if last is None else float(last),
-            from_json(doc["state"]),
-        )
+            return read_state_document(entry.value, device, self.model_id)
+        except UnusableState as exc:
+            return self._ignore(device, str(exc))
 
     def forget(self, device: str) -> None:
         """Forget the revision of a device let go (the next owner writes it)."""

@@ -79,6 +79,59 @@ class SavedState:
     state: dict[str, Any]
 
 
+class UnusableState(ValueError):
+    """A stored state document that cannot be used; the message says why."""
+
+
+def state_document(
+    device: str, model_id: str, state: Mapping[str, Any], last_frame_s: float | None
+) -> dict[str, Any]:
+    """The self-describing JSON document of ``device``'s state, as every store keeps it (a file
+    here, a KV value in a cluster): format, version, model id, device, save time, last frame."""
+    return {
+        "format": STATE_FORMAT,
+        "version": STATE_VERSION,
+        "model_id": model_id,
+        "device": device,
+        "saved_unix": time.time(),
+        "last_frame_s": last_frame_s,
+        "state": to_json(state),
+    }
+
+
+def read_state_document(raw: str | bytes, device: str, model_id: str) -> SavedState:
+    """The :class:`SavedState` in a document :func:`state_document` made.
+
+    Raises
+    ------
+    UnusableState
+        For a document that is not JSON, not this format or version, saved under another
+        model, or another device's.
+    """
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise UnusableState(f"is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        raise UnusableState(f"is not an {STATE_FORMAT} document")
+    if doc.get("version") != STATE_VERSION:
+        raise UnusableState(
+            f"has format version {doc.get('version')!r}; this release reads {STATE_VERSION}"
+        )
+    if doc.get("model_id") != model_id:
+        raise UnusableState(f"was saved under model {doc.get('model_id')!r}, not {model_id}")
+    if doc.get("device") != device or not isinstance(doc.get("state"), dict):
+        raise UnusableState(f"does not hold device {device!r}'s state")
+    last = doc.get("last_frame_s")
+    return SavedState(
+        device,
+        model_id,
+        float(doc.get("saved_unix", 0.0)),
+        None if last is None else float(last),
+        from_json(doc["state"]),
+    )
+
+
 class DeviceStore:
     """The folder of saved device states for one model.
 
@@ -112,15 +165,7 @@ class DeviceStore:
 
     def save(self, device: str, state: Mapping[str, Any], last_frame_s: float | None) -> Path:
         """Write ``device``'s state atomically; returns the file."""
-        doc = {
-            "format": STATE_FORMAT,
-            "version": STATE_VERSION,
-            "model_id": self.model_id,
-            "device": device,
-            "saved_unix": time.time(),
-            "last_frame_s": last_frame_s,
-            "state": to_json(state),
-        }
+        doc = state_document(device, self.model_id, state, last_frame_s)
         target = self.path(device)
         fd, tmp = tempfile.mkstemp(prefix=f".{device}.", suffix=".tmp", dir=self.directory)
         try:
@@ -147,29 +192,9 @@ class DeviceStore:
         except OSError as exc:
             return self._ignore(p, f"cannot be read ({exc.strerror})")
         try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            return self._ignore(p, f"is not valid JSON ({exc})")
-        if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
-            return self._ignore(p, f"is not an {STATE_FORMAT} file")
-        if doc.get("version") != STATE_VERSION:
-            return self._ignore(
-                p, f"has format version {doc.get('version')!r}; this release reads {STATE_VERSION}"
-            )
-        if doc.get("model_id") != self.model_id:
-            return self._ignore(
-                p, f"was saved under model {doc.get('model_id')!r}, not {self.model_id}"
-            )
-        if doc.get("device") != device or not isinstance(doc.get("state"), dict):
-            return self._ignore(p, f"does not hold device {device!r}'s state")
-        last = doc.get("last_frame_s")
-        return SavedState(
-            device,
-            self.model_id,
-            float(doc.get("saved_unix", 0.0)),
-            None if last is None else float(last),
-            from_json(doc["state"]),
-        )
+            return read_state_document(raw, device, self.model_id)
+        except UnusableState as exc:
+            return self._ignore(p, str(exc))
 
     def ignore(self, device: str, why: str) -> None:
         """Log and count a loaded state that could not be applied (``why``)."""
