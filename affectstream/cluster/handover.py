@@ -173,7 +173,15 @@ class Rebuild:
         self.end_seq = int(doc["raw_seq"])
         mark = doc.get("mark")
         #: the mark it is rebuilt from (still good for the next move until a newer one is)
-        self.mark = None if mark is None else Mark(int(mark["raw_seq"]), mark["next_k"], None)
+        self.mark = (
+            None
+            if mark is None
+            else Mark(
+                int(mark["raw_seq"]),
+                mark["next_k"],
+                None if mark["dsp"] is None else to_json(mark["dsp"]),
+            )
+        )
         self.exact = mark is not None
         self.start_seq = self.end_seq + 1
         self._k: list[np.ndarray] = []
@@ -182,8 +190,6 @@ class Rebuild:
             self.start_seq = int(mark["raw_seq"]) + 1
             if mark["dsp"] is not None:
                 self.st.pp.load_state_dict(mark["dsp"])
-                assert self.mark is not None
-                self.mark.dsp = to_json(mark["dsp"])
 
     def feed(
         self,

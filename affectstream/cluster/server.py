@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from affectstream.tools.local_broker import free_port, wait_port
+from affectstream.tools.local_broker import free_port, stop_process, wait_port
 
 
 def nats_server_binary() -> str:
@@ -88,14 +88,8 @@ class LocalNats:
 
     def stop(self) -> None:
         """SIGTERM (the server flushes its store), then wait; SIGKILL after 10 s."""
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, 10.0)
         self.proc = None
 
     def restart(self, down_s: float = 0.5) -> None:

@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, TypeVar
 
 from affectstream.cluster.config import ClusterConfig, parse_cluster
 from affectstream.cluster.emotion import EmotionPublisher
@@ -45,12 +45,14 @@ from affectstream.model.predictor import Predictor
 from affectstream.stream.config import DaemonConfig
 from affectstream.stream.device_ids import device_id_problem
 from affectstream.stream.device_store import to_json
-from affectstream.stream.events import CLOCK_UNIX, ChunkEvent
+from affectstream.stream.events import ChunkEvent
 from affectstream.stream.monitor import Monitor
+from affectstream.stream.mqtt_source import chunk_event
 from affectstream.stream.payload import PayloadError, decode_chunk, raw_topic
 from affectstream.stream.problems import Problems
 from affectstream.stream.validate import ChunkValidator
 
+_T = TypeVar("_T")
 log = logging.getLogger("affectstream.cluster")
 
 
@@ -410,19 +412,7 @@ class ClusterWorker:
         except PayloadError as exc:
             self.problems.bad("bad_payloads", device, f"{topic}: {exc}")
             return None
-        ev = ChunkEvent(
-            ch.device,
-            ch.modality,
-            ch.samples,
-            ch.t0 if ch.timestamps is None else None,
-            ch.timestamps,
-            time.perf_counter(),
-            fs=ch.fs,
-            seq=ch.seq,
-            stream=topic,
-            clock=CLOCK_UNIX,
-        )
-        return self.validator.check(ev)
+        return self.validator.check(chunk_event(ch, topic, time.perf_counter()))
 
     async def _apply(self, device: str, modality: str, data: bytes, seq: int) -> None:
         """Absorb one raw message (stream sequence ``seq``) and publish its records."""
@@ -458,21 +448,21 @@ class ClusterWorker:
             if marks is None:
                 marks = self.marks[device] = DeviceMarks(seq, True, self.cc.mark_every_s)
             marks.note(st, seq)
-        assert self.publisher is not None
+        publisher = self._needs(self.publisher)
         for r in recs:
             r["clock"] = ev.clock
             self.counters["calibrating_out" if "warmup_left_s" in r else "predictions_out"] += 1
-            await self.publisher.publish(r)
+            await publisher.publish(r)
 
     async def _gain(self, p: int, device: str, upto: int, data: bytes = b"") -> None:
         """Take ``device`` over: its saved state, then its raw messages before ``upto`` (whose
         payload is ``data``). A state whose last frame is more than ``resume_within_s`` before
         the message's data starts a new session instead, as in the plain daemon."""
-        assert self.store is not None
+        store = self._needs(self.store)
         log.info("device %s taken over (partition %d)", device, p)
         self.partition_of[device] = p
         self.applied[device] = 0
-        saved = await self.store.load(device)
+        saved = await store.load(device)
         rb: Rebuild | None = None
         first = 1
         t0 = _t0(data)
@@ -494,7 +484,7 @@ class ClusterWorker:
                 )
                 first = rb.start_seq
             except (ValueError, KeyError, TypeError) as exc:
-                self.store.ignore(device, f"does not fit this model's session ({exc})")
+                store.ignore(device, f"does not fit this model's session ({exc})")
         # to the message at hand, or to the saved state's last message if that is later (a
         # message the old owner absorbed and saved but whose acknowledgement was lost comes
         # again: it is then skipped)
@@ -534,12 +524,18 @@ class ClusterWorker:
             upto,
         )
 
+    @staticmethod
+    def _needs(part: _T | None) -> _T:
+        """``part`` (the states bucket, the EMOTION publisher), made by :meth:`connect`."""
+        if part is None:
+            raise RuntimeError("the worker is not connected to NATS yet: await connect() first")
+        return part
+
     def _adopt(self, rb: Rebuild) -> None:
         try:
             st, seq = rb.finish()
         except (ValueError, KeyError, TypeError) as exc:
-            assert self.store is not None
-            self.store.ignore(rb.device, f"does not fit this model's session ({exc})")
+            self._needs(self.store).ignore(rb.device, f"does not fit this model's session ({exc})")
             return
         self.monitor.adopt(st, seq)
         self.monitor.restored += 1

@@ -17,6 +17,7 @@ from affectstream.stream.payload import (
     RAW_TOPIC_FILTER,
     TOPIC_PREFIX,
     PayloadError,
+    RawChunk,
     decode_chunk,
     parse_topic,
 )
@@ -90,16 +91,21 @@ class MqttSource:
             return False
         if self._emit is None:
             return False
-        ev = ChunkEvent(
-            ch.device,
-            ch.modality,
-            ch.samples,
-            ch.t0 if ch.timestamps is None else None,
-            ch.timestamps,
-            recv,
-            fs=ch.fs,
-            seq=ch.seq,
-            stream=topic,
-            clock=CLOCK_UNIX,
-        )
-        return await self._emit(ev)
+        return await self._emit(chunk_event(ch, topic, recv))
+
+
+def chunk_event(ch: RawChunk, topic: str, received: float) -> ChunkEvent:
+    """The validator's event of a chunk decoded from ``topic`` (samples stamped on the Unix
+    clock; ``received``: ``time.perf_counter()`` when it arrived)."""
+    return ChunkEvent(
+        ch.device,
+        ch.modality,
+        ch.samples,
+        ch.t0 if ch.timestamps is None else None,
+        ch.timestamps,
+        received,
+        fs=ch.fs,
+        seq=ch.seq,
+        stream=topic,
+        clock=CLOCK_UNIX,
+    )

@@ -34,6 +34,16 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM ``proc`` and wait for it; SIGKILL after ``grace_s`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class LocalMosquitto:
     """mosquitto on 127.0.0.1 with a config of its own in ``workdir``.
 
@@ -90,14 +100,8 @@ class LocalMosquitto:
 
     def stop(self) -> None:
         """SIGTERM (mosquitto saves its database), then wait; SIGKILL after 5 s."""
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, 5.0)
         self.proc = None
 
     def restart(self, down_s: float = 0.5) -> None:

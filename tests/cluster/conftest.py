@@ -19,6 +19,7 @@ from affectstream.cluster.server import LocalNats
 from affectstream.data import Recording
 from affectstream.stream.config import BrokerConfig
 from affectstream.stream.replay_publish import publish_mqtt
+from affectstream.tools.local_broker import stop_process
 
 MODS = ["bvp", "eda", "temp"]
 HOP_S = 5.0
@@ -121,12 +122,7 @@ class Worker:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 30.0)
 
 
 @pytest.fixture
